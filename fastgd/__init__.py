@@ -1,0 +1,13 @@
+"""fastgd: linear models trained by gradient descent at C speed (numba kernels).
+
+Public API: :class:`SGDRegressor`, :class:`SGDClassifier` (scikit-learn compatible)
+and :mod:`fastgd.reference` (the pure-NumPy twin of every kernel).
+"""
+
+from __future__ import annotations
+
+from .estimators import SGDClassifier, SGDRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["SGDClassifier", "SGDRegressor", "__version__"]

@@ -1,0 +1,194 @@
+"""The Python epoch loop around the kernels: permutations, stopping, rollback.
+
+Knows nothing of scikit-learn. One :class:`LinearState` is one linear model
+(a regressor, or one binary problem of a one-vs-rest classifier).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _codes as C
+from ._kernels import optimal_init, run_epoch
+
+
+class DivergenceError(ValueError):
+    """The parameters became non-finite; the model holds its last finite state."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+        super().__init__(
+            f"Floating-point under-/overflow occurred at epoch #{epoch}: the parameters "
+            "became non-finite and were reset to their last finite values. Scale the "
+            "features (e.g. sklearn.preprocessing.StandardScaler) or lower eta0."
+        )
+
+
+@dataclass
+class Problem:
+    """Resolved options: int64 codes and the float64 ``hp`` vector."""
+
+    loss: int
+    penalty: int
+    optimizer: int
+    schedule: int
+    batch_size: int  # 0 means full batch
+    hp: np.ndarray
+    initial_accumulator_value: float = 0.0
+
+    def batch_rows(self, n_rows: int) -> int:
+        return n_rows if self.batch_size == 0 else self.batch_size
+
+
+@dataclass
+class LinearState:
+    """Parameters (coef then intercept), optimizer state and counters of one model."""
+
+    params: np.ndarray
+    state: np.ndarray
+    counters: np.ndarray
+    loss_curve: list = field(default_factory=list)
+
+    @classmethod
+    def new(cls, n_features: int, problem: Problem, coef=None, intercept: float = 0.0):
+        params = np.zeros(n_features + 1)
+        if coef is not None:
+            params[:n_features] = coef
+        params[n_features] = intercept
+        state = np.zeros((C.N_ST, n_features + 1))
+        if problem.optimizer == C.OPT_ADAGRAD:
+            state[C.ST_M1] = problem.initial_accumulator_value
+        counters = np.array([1.0, 0.0, problem.hp[C.HP_ETA0]])
+        return cls(params, state, counters)
+
+    def copy(self) -> LinearState:
+        return LinearState(
+            self.params.copy(), self.state.copy(), self.counters.copy(), list(self.loss_curve)
+        )
+
+    def snapshot(self) -> tuple:
+        """Cheap copy of the arrays (the loss curve is only appended to: keep its length)."""
+        return self.params.copy(), self.state.copy(), self.counters.copy(), len(self.loss_curve)
+
+    def rollback(self, snap: tuple) -> None:
+        params, state, counters, n_curve = snap
+        self.params[:] = params
+        self.state[:] = state
+        self.counters[:] = counters
+        del self.loss_curve[n_curve:]
+
+    @property
+    def t(self) -> float:
+        return float(self.counters[C.SC_T])
+
+    def model(self, problem: Problem) -> np.ndarray:
+        """Served parameters: the running average once averaging has started."""
+        start = problem.hp[C.HP_AVERAGE]
+        if start > 0 and start <= self.t - 1.0:
+            return self.state[C.ST_AVG]
+        return self.params
+
+
+def make_hp(**values: float) -> np.ndarray:
+    """Build the ``hp`` vector from ``HP_*`` names in lower case (``eta0=...``)."""
+    hp = np.zeros(C.N_HP)
+    for name, value in values.items():
+        hp[getattr(C, "HP_" + name.upper())] = float(value)
+    return hp
+
+
+def set_optimal_init(problem: Problem) -> None:
+    if problem.schedule == C.SCHED_OPTIMAL:
+        problem.hp[C.HP_OPTIMAL_INIT] = optimal_init(
+            problem.loss, problem.hp[C.HP_ALPHA], problem.hp[C.HP_EPSILON]
+        )
+
+
+def _bad_row_error(X, y, row: int) -> ValueError | None:
+    if not np.isfinite(X[row]).all():
+        return ValueError(
+            f"Input X contains NaN or infinity (row {row}); remove or impute non-finite "
+            "values before fitting."
+        )
+    if not math.isfinite(y[row]):
+        return ValueError(f"Input y contains NaN or infinity (row {row}).")
+    return None
+
+
+def run_epochs(
+    X: np.ndarray,
+    y: np.ndarray,
+    sw: np.ndarray,
+    rows: np.ndarray,
+    lin: LinearState,
+    problem: Problem,
+    *,
+    max_iter: int,
+    tol: float | None,
+    n_iter_no_change: int,
+    shuffle: bool,
+    rng: np.random.Generator,
+    validation_score=None,
+    verbose: int = 0,
+) -> tuple[int, bool]:
+    """Train ``lin`` for up to ``max_iter`` epochs over ``X[rows]``.
+
+    scikit-learn's stopping rule: an epoch "does not improve" when its mean objective
+    (loss plus penalty, each row at the parameters before its update) exceeds
+    ``best - tol`` (or, with ``validation_score``, the score is below
+    ``best + tol``); after ``n_iter_no_change`` such epochs the 'adaptive' schedule
+    divides its rate by 5 (while above 1e-6) and every other schedule stops.
+
+    On non-finite input the model is restored to its state at entry and a
+    ``ValueError`` names the row; on divergence it is restored to its last finite
+    epoch and :class:`DivergenceError` is raised. Returns ``(n_epochs, converged)``.
+    """
+    entry = lin.snapshot()
+    n_rows = rows.shape[0]
+    batch = problem.batch_rows(n_rows)
+    best_loss, best_score = math.inf, -math.inf
+    no_improvement = 0
+    tol_v = -math.inf if tol is None else tol
+    epoch = 0
+    for epoch in range(1, max_iter + 1):
+        order = rng.permutation(rows) if shuffle else rows
+        before = lin.snapshot() if epoch > 1 else entry
+        sumloss, sumobj, bad = run_epoch(
+            X, y, sw, order, lin.params, lin.state, lin.counters, problem.hp,
+            problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch,
+        )
+        if bad >= 0:
+            err = _bad_row_error(X, y, int(order[bad]))
+            if err is not None:
+                lin.rollback(entry)
+                raise err
+            lin.rollback(before)
+            raise DivergenceError(epoch)
+        if not (np.isfinite(lin.params).all() and np.isfinite(lin.state).all()):
+            lin.rollback(before)
+            raise DivergenceError(epoch)
+        lin.loss_curve.append(sumloss / n_rows)
+        if verbose:
+            print(
+                f"-- Epoch {epoch}: avg. loss {sumloss / n_rows:.6g}, "
+                f"norm {np.linalg.norm(lin.params[:-1]):.4g}, bias {lin.params[-1]:.6g}, "
+                f"T {int(lin.t) - 1}"
+            )
+        if validation_score is not None:
+            score = validation_score(lin)
+            no_improvement = no_improvement + 1 if score < best_score + tol_v else 0
+            best_score = max(best_score, score)
+        else:
+            objective = sumobj / n_rows
+            no_improvement = no_improvement + 1 if objective > best_loss - tol_v else 0
+            best_loss = min(best_loss, objective)
+        if no_improvement >= n_iter_no_change:
+            if problem.schedule == C.SCHED_ADAPTIVE and lin.counters[C.SC_ETA] > 1e-6:
+                lin.counters[C.SC_ETA] /= 5.0
+                no_improvement = 0
+            else:
+                return epoch, True
+    return epoch, False

@@ -1,0 +1,31 @@
+"""The one place that sets numba's compile policy for every fastgd kernel.
+
+* ``cache=True``: compiled code is stored next to the sources and reused by the
+  next process (import plus first fit stays well under a second).
+* ``error_model='numpy'``: division by zero gives inf/nan instead of raising; the
+  Python error model adds a check that stops the update loops from vectorising.
+* ``nogil=True``: kernels release the GIL, so one-vs-rest classes can train on
+  threads.
+* ``FASTMATH`` allows reassociation (vectorised dot products) and fused
+  multiply-add, never ``nnan``/``ninf``: divisions by ``sqrt(v) + eps`` and the
+  non-finite checks must stay honest. It is applied only to the small leaf loops
+  (dot products, axpy) -- the control flow around them is compiled strictly.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+FASTMATH = frozenset({"reassoc", "contract"})
+
+_POLICY = dict(cache=True, nogil=True, error_model="numpy")
+
+
+def kernel(fn):
+    """Compile ``fn`` with fastgd's strict policy (no fastmath)."""
+    return njit(**_POLICY)(fn)
+
+
+def leaf(fn):
+    """Compile a small arithmetic leaf (dot product, axpy) with ``FASTMATH``."""
+    return njit(fastmath=set(FASTMATH), **_POLICY)(fn)

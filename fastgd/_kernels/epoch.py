@@ -1,0 +1,312 @@
+"""The epoch loops: per-sample plain SGD (fast path) and mini/full-batch with any optimizer.
+
+Shared argument convention (every array is modified in place where noted):
+
+X : (n, d) float32 or float64, C-contiguous
+    Features, read as stored; all arithmetic is float64.
+y : (n,) float64
+    Targets; -1/+1 for classification losses.
+sw : (n,) float64
+    Per-sample weights (sample_weight times class weight), ``np.ones(n)`` if none.
+order : (m,) int64
+    Rows of ``X`` to visit this epoch, in order (the driver's permutation).
+params : (d + 1,) float64, in place
+    Coefficients then the intercept.
+state : (N_ST, d + 1) float64, in place
+    Optimizer moments, the running average and Tsuruoka's ``q`` (``ST_*`` rows).
+counters : (N_SC,) float64, in place
+    Next update number ``t``, cumulative L1 ``u``, adaptive learning rate.
+hp : (N_HP,) float64
+    Hyperparameters (``HP_*`` slots).
+loss, penalty, optimizer, schedule, batch_size : int64
+    Option codes; ``batch_size`` is a row count (``m`` for full batch).
+
+Each returns ``(sumloss, sumobj, bad)``: the sums over visited rows of the loss,
+and of the loss plus ``alpha R(w)``, both at the parameters *before* that row's
+update (scikit-learn's progress measure, whose ``tol`` rule watches the second),
+and ``-1``, or the position in ``order`` where the prediction was not finite
+(non-finite input or divergence) -- the loop stops there and the driver, which
+holds a copy of the previous state, restores it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _codes as C
+from ._jit import kernel
+from .leaves import axpy_row, dot_row, norms, update_dot, update_dot_full, update_dot_norms
+from .scalar import learning_rate, loss_dloss, loss_value
+
+
+@kernel
+def penalty_parts(penalty, hp):
+    """Return ``(l2c, l1c)``: L2 and L1 strengths, ``alpha (1 - l1_ratio)`` and ``alpha l1_ratio``."""
+    alpha = hp[C.HP_ALPHA]
+    if penalty == C.PENALTY_L2:
+        return alpha, 0.0
+    if penalty == C.PENALTY_L1:
+        return 0.0, alpha
+    if penalty == C.PENALTY_ELASTICNET:
+        r = hp[C.HP_L1_RATIO]
+        return alpha * (1.0 - r), alpha * r
+    return 0.0, 0.0
+
+
+@kernel
+def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule):
+    """One pass of per-sample plain SGD, exactly scikit-learn's ``_plain_sgd`` step.
+
+    For each row (``t`` the update number, ``eta = learning_rate(t)``)::
+
+        p      = x . w + b
+        upd    = -eta * clip(dL/dp(p, y)) * sw
+        w     <- max(0, 1 - eta * l2c) * w + upd * x        (L2 as a shrink)
+        b     <- b + upd                                     (if fit_intercept)
+        u     <- u + eta * l1c;  Tsuruoka's cumulative L1 on w (l1, elasticnet)
+        avg   <- avg + (w - avg) / (t - average + 1)         (if 0 < average <= t)
+        t     <- t + 1
+    """
+    m = order.shape[0]
+    d = X.shape[1]
+    if m == 0:
+        return 0.0, 0.0, -1
+    w = params[:d]
+    b = params[d]
+    fit_intercept = hp[C.HP_FIT_INTERCEPT] != 0.0
+    epsilon = hp[C.HP_EPSILON]
+    avg_start = hp[C.HP_AVERAGE]
+    l2c, l1c = penalty_parts(penalty, hp)
+    has_l2 = penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET
+    has_l1 = penalty == C.PENALTY_L1 or penalty == C.PENALTY_ELASTICNET
+    has_pen = penalty != C.PENALTY_NONE
+    q = state[C.ST_Q, :d]
+    aw = state[C.ST_AVG, :d]
+    t = counters[C.SC_T]
+    u = counters[C.SC_U]
+    sumloss = 0.0
+    sumpen = 0.0
+    bad = -1
+    r = order[0]
+    p = dot_row(X, r, w)
+    n2, n1 = norms(w) if has_pen else (0.0, 0.0)
+    for i in range(m):
+        p += b
+        if not math.isfinite(p):
+            bad = i
+            break
+        yi = y[r]
+        eta = learning_rate(schedule, t, hp, counters)
+        sumloss += loss_value(loss, p, yi, epsilon)
+        sumpen += 0.5 * l2c * n2 + l1c * n1
+        upd = -eta * loss_dloss(loss, p, yi, epsilon)
+        upd *= sw[r]
+        scale = 1.0
+        if has_l2:
+            scale = max(0.0, 1.0 - l2c * eta)
+        if has_l1:
+            u += l1c * eta
+        do_avg = avg_start > 0.0 and avg_start <= t
+        mu = 1.0 / (t - avg_start + 1.0) if do_avg else 0.0
+        rn = order[i + 1] if i + 1 < m else r
+        if has_l1 or do_avg:
+            p, n2, n1 = update_dot_full(w, X, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw)
+        elif has_pen:
+            p, n2, n1 = update_dot_norms(w, X, r, rn, scale, upd)
+        else:
+            p = update_dot(w, X, r, rn, scale, upd)
+        if fit_intercept:
+            b += upd
+        if do_avg:
+            state[C.ST_AVG, d] += (b - state[C.ST_AVG, d]) * mu
+        t += 1.0
+        r = rn
+    params[d] = b
+    counters[C.SC_T] = t
+    counters[C.SC_U] = u
+    return sumloss, sumloss + sumpen, bad
+
+
+@kernel
+def cumulative_l1(params, q, u):
+    """Tsuruoka's cumulative L1 step on ``params[:d]`` (``q`` in place, length d)."""
+    for j in range(q.shape[0]):
+        z = params[j]
+        if z > 0.0:
+            params[j] = max(0.0, z - (u + q[j]))
+        elif z < 0.0:
+            params[j] = min(0.0, z + (u - q[j]))
+        q[j] += params[j] - z
+
+
+@kernel
+def optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta):
+    """Apply one update with the batch-mean gradient ``g`` (length d+1) to ``params``.
+
+    ``t = counters[SC_T]``; ``gj = g_j + l2c * w_j`` for coefficients with the
+    non-SGD optimizers. torch.optim single-tensor formulas:
+
+    sgd       w <- max(0, 1 - eta l2c) w - eta g;  b <- b - eta g_b;  cumulative L1
+    momentum  buf = g (t = 1) else mom buf + (1 - dampening) g;  w <- w - eta buf
+    nesterov  same buf;  w <- w - eta (g + mom buf)
+    adagrad   s += g^2;  w <- w - eta / (1 + (t - 1) lr_decay) g / (sqrt(s) + eps)
+    rmsprop   v = rho v + (1 - rho) g^2;  centered: ga += (1 - rho)(g - ga), v - ga^2
+              a = sqrt(v') + eps;  mom > 0: buf = mom buf + g / a, w -= eta buf
+              else w -= eta g / a
+    adam      m += (1 - b1)(g - m);  v = b2 v + (1 - b2) g^2;  amsgrad: vmax = max(vmax, v)
+              w -= eta / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    adamw     w *= 1 - eta weight_decay (coefficients only), then adam
+
+    Non-SGD optimizers apply L1 as a proximal soft-threshold after the step:
+    ``w <- sign(w) max(|w| - eta l1c, 0)``. The intercept is never penalised and
+    is left untouched when ``fit_intercept`` is off.
+    """
+    d = params.shape[0] - 1
+    n_upd = d + 1 if hp[C.HP_FIT_INTERCEPT] != 0.0 else d
+    t = counters[C.SC_T]
+    l2c, l1c = penalty_parts(penalty, hp)
+    if optimizer == C.OPT_SGD:
+        scale = 1.0
+        if penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET:
+            scale = max(0.0, 1.0 - l2c * eta)
+        for j in range(d):
+            params[j] = scale * params[j] - eta * g[j]
+        if n_upd > d:
+            params[d] -= eta * g[d]
+        if penalty == C.PENALTY_L1 or penalty == C.PENALTY_ELASTICNET:
+            counters[C.SC_U] += l1c * eta
+            cumulative_l1(params, state[C.ST_Q, :d], counters[C.SC_U])
+        return
+    m1 = state[C.ST_M1]
+    m2 = state[C.ST_M2]
+    m3 = state[C.ST_M3]
+    if optimizer == C.OPT_MOMENTUM or optimizer == C.OPT_NESTEROV:
+        mom = hp[C.HP_MOMENTUM]
+        damp = 1.0 - hp[C.HP_DAMPENING]
+        nesterov = optimizer == C.OPT_NESTEROV
+        for j in range(n_upd):
+            gj = g[j] + l2c * params[j] if j < d else g[j]
+            if t == 1.0:
+                m1[j] = gj
+            else:
+                m1[j] = mom * m1[j] + damp * gj
+            step = gj + mom * m1[j] if nesterov else m1[j]
+            params[j] -= eta * step
+    elif optimizer == C.OPT_ADAGRAD:
+        clr = eta / (1.0 + (t - 1.0) * hp[C.HP_LR_DECAY])
+        eps = hp[C.HP_EPS]
+        for j in range(n_upd):
+            gj = g[j] + l2c * params[j] if j < d else g[j]
+            m1[j] += gj * gj
+            params[j] -= clr * (gj / (math.sqrt(m1[j]) + eps))
+    elif optimizer == C.OPT_RMSPROP:
+        rho = hp[C.HP_RHO]
+        eps = hp[C.HP_EPS]
+        mom = hp[C.HP_MOMENTUM]
+        centered = hp[C.HP_CENTERED] != 0.0
+        for j in range(n_upd):
+            gj = g[j] + l2c * params[j] if j < d else g[j]
+            m1[j] = rho * m1[j] + (1.0 - rho) * gj * gj
+            if centered:
+                m2[j] += (1.0 - rho) * (gj - m2[j])
+                a = math.sqrt(max(m1[j] - m2[j] * m2[j], 0.0)) + eps
+            else:
+                a = math.sqrt(m1[j]) + eps
+            if mom > 0.0:
+                m3[j] = mom * m3[j] + gj / a
+                params[j] -= eta * m3[j]
+            else:
+                params[j] -= eta * (gj / a)
+    else:  # adam, adamw
+        b1 = hp[C.HP_BETA1]
+        b2 = hp[C.HP_BETA2]
+        eps = hp[C.HP_EPS]
+        amsgrad = hp[C.HP_AMSGRAD] != 0.0
+        step_size = eta / (1.0 - b1**t)
+        bc2_sqrt = math.sqrt(1.0 - b2**t)
+        decay = 1.0 - eta * hp[C.HP_WEIGHT_DECAY] if optimizer == C.OPT_ADAMW else 1.0
+        for j in range(n_upd):
+            pj = params[j]
+            gj = g[j]
+            if j < d:
+                gj += l2c * pj
+                pj *= decay
+            m1[j] += (1.0 - b1) * (gj - m1[j])
+            m2[j] = b2 * m2[j] + (1.0 - b2) * gj * gj
+            if amsgrad:
+                m3[j] = max(m3[j], m2[j])
+                denom = math.sqrt(m3[j]) / bc2_sqrt + eps
+            else:
+                denom = math.sqrt(m2[j]) / bc2_sqrt + eps
+            params[j] = pj - step_size * (m1[j] / denom)
+    if l1c != 0.0:
+        thr = eta * l1c
+        for j in range(d):
+            a = abs(params[j]) - thr
+            params[j] = math.copysign(a, params[j]) if a > 0.0 else 0.0
+
+
+@kernel
+def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
+                schedule, batch_size):
+    """One pass in batches of ``batch_size`` rows of ``order`` (the last may be smaller).
+
+    For each batch B: ``g = (1/|B|) sum_{i in B} sw_i clip(dL/dp(p_i, y_i)) [x_i, 1]``
+    with every ``p_i`` computed from the parameters before the batch; then
+    :func:`optimizer_step` with ``eta = learning_rate(t)``; then the running
+    average (``0 < average <= t``); then ``t <- t + 1``.
+    """
+    m = order.shape[0]
+    d = X.shape[1]
+    w = params[:d]
+    g = np.empty(d + 1)
+    epsilon = hp[C.HP_EPSILON]
+    avg_start = hp[C.HP_AVERAGE]
+    avg = state[C.ST_AVG]
+    l2c, l1c = penalty_parts(penalty, hp)
+    sumloss = 0.0
+    sumpen = 0.0
+    start = 0
+    while start < m:
+        stop = min(start + batch_size, m)
+        g[:] = 0.0
+        b = params[d]
+        if penalty != C.PENALTY_NONE:
+            n2, n1 = norms(w)
+            sumpen += (0.5 * l2c * n2 + l1c * n1) * (stop - start)
+        for i in range(start, stop):
+            r = order[i]
+            p = dot_row(X, r, w) + b
+            if not math.isfinite(p):
+                return sumloss, sumloss + sumpen, i
+            sumloss += loss_value(loss, p, y[r], epsilon)
+            dl = loss_dloss(loss, p, y[r], epsilon) * sw[r]
+            if dl != 0.0:
+                axpy_row(g, X, r, dl)
+                g[d] += dl
+        size = float(stop - start)
+        for j in range(d + 1):
+            g[j] = g[j] / size
+        t = counters[C.SC_T]
+        eta = learning_rate(schedule, t, hp, counters)
+        optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta)
+        if avg_start > 0.0 and avg_start <= t:
+            mu = 1.0 / (t - avg_start + 1.0)
+            for j in range(d + 1):
+                avg[j] += (params[j] - avg[j]) * mu
+        counters[C.SC_T] = t + 1.0
+        start = stop
+    return sumloss, sumloss + sumpen, -1
+
+
+@kernel
+def run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
+              schedule, batch_size):
+    """Dispatch one epoch: per-sample plain SGD takes the fused fast path."""
+    if batch_size == 1 and optimizer == C.OPT_SGD:
+        return sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss,
+                                    penalty, schedule)
+    return batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
+                       optimizer, schedule, batch_size)

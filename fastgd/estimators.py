@@ -1,0 +1,776 @@
+"""scikit-learn compatible estimators around the fastgd kernels.
+
+``fastgd.SGDRegressor`` and ``fastgd.SGDClassifier`` take scikit-learn's parameter
+names and defaults, so switching is a one-line import change, and add
+``optimizer``, ``batch_size`` and the optimizer / schedule hyperparameters.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from . import _codes as C
+from ._driver import DivergenceError, LinearState, Problem, make_hp, run_epochs, set_optimal_init
+
+_DEFAULT = {
+    # optimizer-dependent defaults (torch's) for the hyperparameters left at None
+    "eps": {"adagrad": 1e-10},
+    "momentum": {"momentum": 0.9, "nesterov": 0.9},
+}
+
+
+def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    ok = np.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}.")
+    return value
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    return int(value)
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+class _BaseSGD(BaseEstimator):
+    """Shared machinery: parameter checks, the fit / partial_fit loops, prediction."""
+
+    _allowed_losses: tuple = ()
+
+    # ------------------------------------------------------------------ options
+    def _resolve(self, value, name):
+        """Value of an optimizer hyperparameter left at None: its optimizer's default."""
+        if value is not None:
+            return value
+        fallback = {"eps": 1e-8, "momentum": 0.0}[name]
+        return _DEFAULT[name].get(self.optimizer, fallback)
+
+    def _make_problem(self) -> Problem:
+        """Validate every hyperparameter and build the kernel's codes and ``hp`` vector."""
+        if self.loss not in self._allowed_losses:
+            raise ValueError(
+                f"loss={self.loss!r} is not supported by {type(self).__name__}; choose one of "
+                + ", ".join(repr(v) for v in self._allowed_losses)
+                + "."
+            )
+        loss = C.LOSSES[self.loss]
+        penalty = C.code(C.PENALTIES, self.penalty, "penalty")
+        optimizer = C.code(C.OPTIMIZERS, self.optimizer, "optimizer")
+        schedule = C.code(C.SCHEDULES, self.learning_rate, "learning_rate")
+        alpha = _check_real("alpha", self.alpha, 0.0)
+        l1_ratio = _check_real("l1_ratio", self.l1_ratio, 0.0, 1.0)
+        _check_int("max_iter", self.max_iter, 1)
+        if self.tol is not None:
+            _check_real("tol", self.tol, 0.0)
+        _check_bool("shuffle", self.shuffle)
+        _check_bool("fit_intercept", self.fit_intercept)
+        _check_bool("early_stopping", self.early_stopping)
+        _check_bool("warm_start", self.warm_start)
+        _check_int("verbose", self.verbose, 0)
+        epsilon = _check_real("epsilon", self.epsilon, 0.0)
+        _check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
+        _check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        eta0 = _check_real("eta0", self.eta0, 0.0)
+        power_t = _check_real("power_t", self.power_t)
+        if schedule == C.SCHED_OPTIMAL:
+            if alpha == 0.0:
+                raise ValueError("alpha must be > 0 with learning_rate='optimal' (its rate is 1/(alpha t)).")
+        elif eta0 <= 0.0:
+            raise ValueError(f"eta0 must be > 0 with learning_rate={self.learning_rate!r}, got {eta0}.")
+        if isinstance(self.average, (bool, np.bool_)):
+            average = 1 if self.average else 0
+        else:
+            average = _check_int("average", self.average, 0)
+        if self.batch_size is None:
+            batch_size = 0
+        else:
+            batch_size = _check_int("batch_size", self.batch_size, 1)
+        momentum = _check_real("momentum", self._resolve(self.momentum, "momentum"), 0.0, 1.0, high_open=True)
+        dampening = _check_real("dampening", self.dampening, 0.0, 1.0)
+        if optimizer == C.OPT_NESTEROV and (momentum <= 0.0 or dampening != 0.0):
+            raise ValueError("optimizer='nesterov' needs momentum > 0 and dampening=0 (as torch.optim.SGD).")
+        beta1 = _check_real("beta1", self.beta1, 0.0, 1.0, high_open=True)
+        beta2 = _check_real("beta2", self.beta2, 0.0, 1.0, high_open=True)
+        eps = _check_real("eps", self._resolve(self.eps, "eps"), 0.0)
+        if self.weight_decay is not None and optimizer != C.OPT_ADAMW:
+            raise ValueError(
+                "weight_decay is AdamW's decoupled decay and applies to optimizer='adamw' only; "
+                "for an L2 penalty with other optimizers use penalty='l2' and alpha."
+            )
+        weight_decay = _check_real("weight_decay", 0.01 if self.weight_decay is None else self.weight_decay, 0.0)
+        lr_decay = _check_real("lr_decay", self.lr_decay, 0.0)
+        rho = _check_real("rho", self.rho, 0.0, 1.0, high_open=True)
+        init_acc = _check_real("initial_accumulator_value", self.initial_accumulator_value, 0.0)
+        amsgrad = _check_bool("amsgrad", self.amsgrad)
+        centered = _check_bool("centered", self.centered)
+        t0 = gamma = step_size = t_max = 0.0
+        eta_min = _check_real("eta_min", self.eta_min, 0.0)
+        if schedule == C.SCHED_INVERSE_TIME:
+            if self.t0 is None:
+                raise ValueError("learning_rate='inverse_time' needs t0 > 0: eta = eta0 * t0 / (t0 + t).")
+            t0 = _check_real("t0", self.t0, 0.0, low_open=True)
+        if schedule in (C.SCHED_STEP, C.SCHED_EXPONENTIAL):
+            if self.gamma is None:
+                raise ValueError(
+                    f"learning_rate={self.learning_rate!r} needs gamma, the decay factor in (0, 1] "
+                    "(applied per update), e.g. gamma=0.5 for 'step' or 0.999 for 'exponential'."
+                )
+            gamma = _check_real("gamma", self.gamma, 0.0, 1.0, low_open=True)
+        if schedule == C.SCHED_STEP:
+            if self.step_size is None:
+                raise ValueError("learning_rate='step' needs step_size, the number of updates between decays.")
+            step_size = _check_int("step_size", self.step_size, 1)
+        if schedule == C.SCHED_COSINE:
+            if self.T_max is None:
+                raise ValueError("learning_rate='cosine' needs T_max, the number of updates of one half period.")
+            t_max = _check_int("T_max", self.T_max, 1)
+            if eta_min > eta0:
+                raise ValueError(f"eta_min must be <= eta0 for learning_rate='cosine', got {eta_min} > {eta0}.")
+        hp = make_hp(
+            eta0=eta0, alpha=alpha, l1_ratio=l1_ratio, epsilon=epsilon, power_t=power_t,
+            t0=t0, gamma=gamma, step_size=step_size, t_max=t_max, eta_min=eta_min,
+            momentum=momentum, dampening=dampening, beta1=beta1, beta2=beta2, eps=eps,
+            weight_decay=weight_decay if optimizer == C.OPT_ADAMW else 0.0, lr_decay=lr_decay,
+            rho=rho, amsgrad=amsgrad, centered=centered,
+            fit_intercept=self.fit_intercept, average=average,
+        )
+        problem = Problem(loss, penalty, optimizer, schedule, batch_size, hp, init_acc)
+        set_optimal_init(problem)
+        return problem
+
+    # --------------------------------------------------------------- validation
+    def _check_X(self, X, *, reset: bool):
+        return validate_data(
+            self, X, reset=reset, accept_sparse=False, dtype=[np.float64, np.float32],
+            order="C", ensure_all_finite=False,
+        )
+
+    def _check_X_y(self, X, y, *, reset: bool):
+        X, y = validate_data(
+            self, X, y, reset=reset, accept_sparse=False, dtype=[np.float64, np.float32],
+            order="C", ensure_all_finite=False, y_numeric=not self._is_classifier,
+            multi_output=False,
+        )
+        return X, y
+
+    @staticmethod
+    def _check_sample_weight(sample_weight, n):
+        if sample_weight is None:
+            return np.ones(n)
+        if isinstance(sample_weight, numbers.Number):
+            sw = np.full(n, float(sample_weight))
+        else:
+            try:
+                sw = np.asarray(sample_weight, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"sample_weight must be numeric: {exc}") from None
+            if sw.ndim != 1 or sw.shape[0] != n:
+                raise ValueError(
+                    f"sample_weight.shape == {sw.shape}, expected ({n},): one weight per row of X."
+                )
+            sw = sw.copy()
+        if not np.isfinite(sw).all():
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if (sw < 0).any():
+            raise ValueError("sample_weight must be non-negative.")
+        return sw
+
+    @staticmethod
+    def _check_init(value, shape, name):
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.shape != shape and arr.size == int(np.prod(shape)):
+            arr = arr.reshape(shape)
+        if arr.shape != shape:
+            raise ValueError(f"{name} has shape {np.shape(value)}, expected {shape}.")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinity.")
+        return arr
+
+    def _rng(self):
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return np.random.default_rng(seed)
+
+    # ---------------------------------------------------------------- training
+    def _train(self, X, Y, sw, lins, problem, *, max_iter, rng, early_stopping, y_labels=None):
+        """Run the driver on every binary/regression problem; commit only on success.
+
+        ``Y`` has one column per linear model. Non-finite input leaves ``lins`` as they
+        were; divergence leaves each at its last finite epoch and re-raises.
+        """
+        n = X.shape[0]
+        rows = np.arange(n, dtype=np.int64)
+        val_rows = None
+        if early_stopping:
+            rows, val_rows = self._validation_split(y_labels, n)
+            if not np.isfinite(X[val_rows]).all():
+                raise ValueError("Input X contains NaN or infinity; remove or impute them.")
+        n_iters, converged_all = [], True
+        saved = [lin.snapshot() for lin in lins]
+        try:
+            for k, lin in enumerate(lins):
+                score = None
+                if val_rows is not None:
+                    score = self._validation_scorer(X[val_rows], Y[val_rows, k], sw[val_rows], problem)
+                n_iter, converged = run_epochs(
+                    X, Y[:, k], sw * self._class_sw(Y[:, k], k), rows, lin, problem,
+                    max_iter=max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                    shuffle=self.shuffle, rng=rng, validation_score=score, verbose=self.verbose,
+                )
+                n_iters.append(n_iter)
+                converged_all &= converged
+        except DivergenceError:
+            raise
+        except BaseException:
+            for lin, snap in zip(lins, saved):
+                lin.rollback(snap)
+            raise
+        return max(n_iters), converged_all
+
+    def _class_sw(self, yk, k):
+        """Class weights of problem ``k`` as a per-row factor (1.0 when there are none)."""
+        return 1.0
+
+    def _validation_split(self, y, n):
+        if self._is_classifier:
+            cv = StratifiedShuffleSplit(test_size=self.validation_fraction, random_state=self.random_state)
+        else:
+            cv = ShuffleSplit(test_size=self.validation_fraction, random_state=self.random_state)
+        idx_train, idx_val = next(cv.split(np.zeros((n, 1)), y))
+        if idx_train.shape[0] == 0 or idx_val.shape[0] == 0:
+            raise ValueError(
+                f"Splitting {n} samples with validation_fraction={self.validation_fraction} "
+                "leaves an empty training or validation set; change validation_fraction."
+            )
+        return np.sort(idx_train).astype(np.int64), np.sort(idx_val)
+
+    def _validation_scorer(self, Xv, yv, swv, problem):
+        def score(lin):
+            params = lin.model(problem)
+            pred = Xv @ params[:-1] + params[-1]
+            return self._binary_score(pred, yv, swv)
+
+        return score
+
+    def _publish(self, lins, problem):
+        """Copy the served parameters (averaged when averaging has started) to the attributes."""
+        models = np.array([lin.model(problem) for lin in lins])
+        self.coef_ = models[:, :-1].copy()
+        self.intercept_ = models[:, -1].copy()
+        self.t_ = max(lin.t for lin in lins)
+        curves = [lin.loss_curve for lin in lins]
+        longest = max(len(c) for c in curves)
+        padded = [c + c[-1:] * (longest - len(c)) for c in curves if c]
+        self.loss_curve_ = list(np.mean(padded, axis=0)) if padded else []
+
+    def _fit_common(self, X, y, *, coef_init, intercept_init, sample_weight, max_iter, partial):
+        problem = self._make_problem()
+        first = not (partial and hasattr(self, "_lins"))
+        X, y = self._check_X_y(X, y, reset=first)
+        n, d = X.shape
+        sw = self._check_sample_weight(sample_weight, n)
+        Y, labels = self._encode_targets(y, first=first, partial=partial)
+        n_models = Y.shape[1]
+        if partial and not first:
+            if problem.optimizer != self._optimizer_code:
+                raise ValueError(
+                    f"optimizer changed from {self._optimizer_name!r} to {self.optimizer!r} between "
+                    "partial_fit calls; its state cannot carry over. Call fit to start again."
+                )
+            lins = [lin.copy() for lin in self._lins]
+            rng = self._rng_state
+        else:
+            if coef_init is None and not partial and self.warm_start and hasattr(self, "coef_"):
+                coef_init, intercept_init = self.coef_, self.intercept_
+            coef0 = np.zeros((n_models, d)) if coef_init is None else self._check_init(
+                coef_init, (n_models, d) if n_models > 1 else (d,), "coef_init").reshape(n_models, d)
+            b0 = np.zeros(n_models) if intercept_init is None else self._check_init(
+                intercept_init, (n_models,), "intercept_init")
+            lins = [LinearState.new(d, problem, coef0[k], b0[k]) for k in range(n_models)]
+            rng = self._rng()
+        try:
+            n_iter, converged = self._train(
+                X, Y, sw, lins, problem, max_iter=max_iter, rng=rng,
+                early_stopping=self.early_stopping and not partial, y_labels=labels,
+            )
+        except DivergenceError:
+            self._commit(lins, problem, rng, n_iter=None)
+            raise
+        self._commit(lins, problem, rng, n_iter=n_iter)
+        if not partial and not converged and self.tol is not None and max_iter > 1:
+            warnings.warn(
+                "Maximum number of iteration reached before convergence. Consider increasing "
+                "max_iter to improve the fit.",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _commit(self, lins, problem, rng, n_iter):
+        self._lins = lins
+        self._optimizer_code = problem.optimizer
+        self._optimizer_name = self.optimizer
+        self._rng_state = rng
+        self._publish(lins, problem)
+        if n_iter is not None:
+            self.n_iter_ = n_iter
+        else:
+            self.n_iter_ = max(len(lin.loss_curve) for lin in lins)
+
+    def _raw_decision(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False, accept_sparse=False, dtype=[np.float64, np.float32])
+        return X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+_SHARED_DOC = """
+    Parameters
+    ----------
+    loss : str
+        Loss function (scikit-learn's definitions, see ``fastgd.reference.loss_value``).
+    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
+        ``alpha * R(w)`` with R = 0.5||w||^2, ||w||_1 or their ``l1_ratio`` mix.
+    alpha : float, default=1e-4
+        Penalty strength; also sets the 'optimal' schedule ``eta = 1 / (alpha (t0 + t))``.
+    l1_ratio : float in [0, 1], default=0.15
+        Elastic-net mixing.
+    fit_intercept : bool, default=True
+    max_iter : int, default=1000
+        Maximum number of epochs of ``fit``.
+    tol : float or None, default=1e-3
+        Stop when the epoch's summed loss is not below ``best - tol * n_samples`` for
+        ``n_iter_no_change`` epochs (or the validation score with ``early_stopping``).
+    shuffle : bool, default=True
+        Draw a new permutation of the rows each epoch.
+    verbose : int, default=0
+    epsilon : float, default=0.1
+        Threshold of 'huber', 'epsilon_insensitive' and 'squared_epsilon_insensitive'.
+    random_state : int, RandomState or None
+        Seeds the permutations and the validation split.
+    learning_rate : str
+        'constant', 'optimal', 'invscaling', 'adaptive' (scikit-learn), 'inverse_time'
+        (``eta0 t0 / (t0 + k)``), 'step' (``eta0 gamma^floor(k / step_size)``),
+        'exponential' (``eta0 gamma^k``), 'cosine' (to ``eta_min`` over ``T_max``), with ``k``
+        the number of updates already made.
+    eta0 : float, default=0.01
+    power_t : float
+        Exponent of 'invscaling'.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop on their score.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=5
+    warm_start : bool, default=False
+        ``fit`` starts from the previous ``coef_`` / ``intercept_``.
+    average : bool or int, default=False
+        Serve the running mean of the parameters from update ``average`` on (True: 1).
+    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam', 'adamw'}
+        Update rule (torch.optim's formulas, see ``fastgd.reference.optimizer_step``).
+        'sgd' applies L2 as a shrink and L1 by Tsuruoka's cumulative penalty (as
+        scikit-learn); the others add L2 to the gradient and soft-threshold for L1.
+    batch_size : int or None, default=1
+        Rows per update; ``None`` is full batch. The gradient is the batch mean.
+    momentum : float, default=None
+        0.9 for 'momentum' / 'nesterov', 0 for 'rmsprop'.
+    dampening : float, default=0.0
+    beta1, beta2 : float, default=0.9, 0.999
+        Adam's moment decays.
+    eps : float, default=None
+        Denominator guard: 1e-10 for 'adagrad', 1e-8 otherwise.
+    amsgrad : bool, default=False
+    weight_decay : float, default=None
+        AdamW's decoupled decay (0.01 when None); only for ``optimizer='adamw'``.
+    lr_decay : float, default=0.0
+        Adagrad's learning-rate decay.
+    initial_accumulator_value : float, default=0.0
+        Adagrad's starting sum of squared gradients.
+    rho : float, default=0.99
+        RMSprop's squared-gradient decay (torch's ``alpha``).
+    centered : bool, default=False
+        Centered RMSprop.
+    t0 : float, default=None
+        Offset of 'inverse_time'.
+    gamma : float, default=None
+        Decay factor of 'step' and 'exponential'.
+    step_size : int, default=None
+        Updates between two 'step' decays.
+    T_max : int, default=None
+        Half period of 'cosine', in updates; the rate stays at ``eta_min`` afterwards.
+    eta_min : float, default=0.0
+        Floor of 'cosine'.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_classes, n_features), float64
+    intercept_ : ndarray of shape (1,) or (n_classes,), float64
+    n_iter_ : int
+        Epochs run by the last ``fit`` (the most over one-vs-rest problems).
+    t_ : float
+        Number of updates made plus one (scikit-learn's convention; equals samples
+        seen plus one with ``batch_size=1``).
+    loss_curve_ : list of float
+        Per epoch, the mean loss of each row at the moment it was visited (before its
+        update), the quantity the ``tol`` rule watches; one-vs-rest problems are averaged.
+    n_features_in_ : int
+"""
+
+
+class SGDRegressor(RegressorMixin, _BaseSGD):
+    """Linear regression by stochastic, mini-batch or full-batch gradient descent.
+
+    Minimises ``mean_i sw_i L(x_i . w + b, y_i) + alpha R(w)``.
+    """ + _SHARED_DOC + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd import SGDRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 3)); y = X @ [1.0, -2.0, 0.5] + 0.3
+    >>> model = SGDRegressor(optimizer="adam", learning_rate="constant", eta0=0.05,
+    ...                      batch_size=32, penalty=None, random_state=0).fit(X, y)
+    >>> np.round(model.coef_, 2).tolist()
+    [1.0, -2.0, 0.5]
+    """
+
+    _allowed_losses = C.REGRESSION_LOSSES
+    _is_classifier = False
+
+    def __init__(
+        self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
+        fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0, epsilon=0.1,
+        random_state=None, learning_rate="invscaling", eta0=0.01, power_t=0.25,
+        early_stopping=False, validation_fraction=0.1, n_iter_no_change=5, warm_start=False,
+        average=False, optimizer="sgd", batch_size=1, momentum=None, dampening=0.0, beta1=0.9,
+        beta2=0.999, eps=None, amsgrad=False, weight_decay=None, lr_decay=0.0,
+        initial_accumulator_value=0.0, rho=0.99, centered=False, t0=None, gamma=None,
+        step_size=None, T_max=None, eta_min=0.0,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.dampening = dampening
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.amsgrad = amsgrad
+        self.weight_decay = weight_decay
+        self.lr_decay = lr_decay
+        self.initial_accumulator_value = initial_accumulator_value
+        self.rho = rho
+        self.centered = centered
+        self.t0 = t0
+        self.gamma = gamma
+        self.step_size = step_size
+        self.T_max = T_max
+        self.eta_min = eta_min
+
+    def _encode_targets(self, y, *, first, partial):
+        y = column_or_1d(y, warn=True).astype(np.float64, copy=False)
+        if not np.isfinite(y).all():
+            raise ValueError("Input y contains NaN or infinity.")
+        return y.reshape(-1, 1), None
+
+    @staticmethod
+    def _binary_score(pred, y, sw):
+        resid = np.sum(sw * (y - pred) ** 2)
+        total = np.sum(sw * (y - np.average(y, weights=sw)) ** 2)
+        return 1.0 - resid / total if total > 0 else 0.0
+
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None) -> SGDRegressor:
+        """Fit for up to ``max_iter`` epochs, starting again from ``coef_init`` (or zeros).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            float32 stays float32 in memory; anything else becomes float64.
+        y : array-like of shape (n_samples,)
+        coef_init : array-like of shape (n_features,), optional
+        intercept_init : array-like of shape (1,), optional
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights multiplying each row's gradient.
+
+        Returns
+        -------
+        self : SGDRegressor
+        """
+        return self._fit_common(X, y, coef_init=coef_init, intercept_init=intercept_init,
+                                sample_weight=sample_weight, max_iter=self.max_iter, partial=False)
+
+    def partial_fit(self, X, y, sample_weight=None) -> SGDRegressor:
+        """One epoch over ``X``, continuing parameters, optimizer state and ``t_``."""
+        return self._fit_common(X, y, coef_init=None, intercept_init=None,
+                                sample_weight=sample_weight, max_iter=1, partial=True)
+
+    def _publish(self, lins, problem):
+        super()._publish(lins, problem)
+        self.coef_ = self.coef_[0]
+
+    def predict(self, X) -> np.ndarray:
+        """Return ``X @ coef_ + intercept_``, shape (n_samples,), float64 (float32 for float32 X)."""
+        return self._raw_decision(X)
+
+    def _raw_decision(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False, accept_sparse=False, dtype=[np.float64, np.float32])
+        return X @ self.coef_.astype(X.dtype, copy=False) + self.intercept_[0]
+
+
+class SGDClassifier(ClassifierMixin, _BaseSGD):
+    """Linear classifier (binary, or one-vs-rest multiclass) trained by gradient descent.
+
+    Each binary problem minimises ``mean_i sw_i cw_i L(x_i . w + b, y_i) + alpha R(w)``
+    with ``y_i`` in {-1, +1}.
+    """ + _SHARED_DOC + """
+    class_weight : dict, 'balanced' or None
+        Multiplies the weight of each class's rows (one-vs-rest: of the positive class).
+    n_jobs : int or None
+        Accepted for scikit-learn compatibility; classes are trained in turn.
+    """
+
+    _allowed_losses = C.CLASSIFICATION_LOSSES
+    _is_classifier = True
+
+    def __init__(
+        self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15, fit_intercept=True,
+        max_iter=1000, tol=1e-3, shuffle=True, verbose=0, epsilon=0.1, n_jobs=None,
+        random_state=None, learning_rate="optimal", eta0=0.01, power_t=0.5,
+        early_stopping=False, validation_fraction=0.1, n_iter_no_change=5, class_weight=None,
+        warm_start=False, average=False, optimizer="sgd", batch_size=1, momentum=None,
+        dampening=0.0, beta1=0.9, beta2=0.999, eps=None, amsgrad=False, weight_decay=None,
+        lr_decay=0.0, initial_accumulator_value=0.0, rho=0.99, centered=False, t0=None,
+        gamma=None, step_size=None, T_max=None, eta_min=0.0,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.verbose = verbose
+        self.epsilon = epsilon
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.dampening = dampening
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.amsgrad = amsgrad
+        self.weight_decay = weight_decay
+        self.lr_decay = lr_decay
+        self.initial_accumulator_value = initial_accumulator_value
+        self.rho = rho
+        self.centered = centered
+        self.t0 = t0
+        self.gamma = gamma
+        self.step_size = step_size
+        self.T_max = T_max
+        self.eta_min = eta_min
+
+    def _encode_targets(self, y, *, first, partial):
+        if partial and first and getattr(self, "_classes_arg", None) is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        check_classification_targets(y)
+        y = column_or_1d(y, warn=True)
+        if first:
+            classes = np.unique(y) if not partial else np.unique(self._classes_arg)
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    f"The number of classes has to be greater than one; got {classes.shape[0]} class."
+                )
+            self._new_classes = classes
+        else:
+            classes = self.classes_
+            if partial and self._classes_arg is not None and not np.array_equal(
+                np.unique(self._classes_arg), classes
+            ):
+                raise ValueError(
+                    f"`classes={self._classes_arg!r}` is not the same as on the first call to "
+                    f"partial_fit, which was {classes!r}."
+                )
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            raise ValueError(f"y contains labels {unknown!r} that are not in classes {classes!r}.")
+        cw = self._expanded_class_weight(classes, y)
+        if classes.shape[0] == 2:
+            Y = np.where(y == classes[1], 1.0, -1.0).reshape(-1, 1)
+            self._cw_pairs = [(cw[1], cw[0])]
+        else:
+            Y = np.where(y[:, None] == classes[None, :], 1.0, -1.0)
+            self._cw_pairs = [(cw[k], 1.0) for k in range(classes.shape[0])]
+        return Y, y
+
+    def _expanded_class_weight(self, classes, y):
+        cw = self.class_weight
+        if cw is None:
+            return np.ones(classes.shape[0])
+        if cw == "balanced":
+            return compute_class_weight("balanced", classes=classes, y=y)
+        if not isinstance(cw, dict):
+            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {cw!r}.")
+        unknown = [k for k in cw if k not in set(classes.tolist())]
+        if unknown:
+            raise ValueError(f"class_weight has labels {unknown!r} that are not in classes {classes!r}.")
+        return compute_class_weight(cw, classes=classes, y=y)
+
+    def _class_sw(self, yk, k):
+        pos, neg = self._cw_pairs[k]
+        if pos == 1.0 and neg == 1.0:
+            return 1.0
+        return np.where(yk > 0, pos, neg)
+
+    @staticmethod
+    def _binary_score(pred, y, sw):
+        return float(np.average((pred > 0) == (y > 0), weights=sw)) if sw.sum() > 0 else 0.0
+
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None) -> SGDClassifier:
+        """Fit for up to ``max_iter`` epochs (one-vs-rest for more than two classes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels.
+        coef_init : array-like of shape (n_classes, n_features) (binary: (n_features,))
+        intercept_init : array-like of shape (n_classes,) (binary: (1,))
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self : SGDClassifier
+        """
+        self._classes_arg = None
+        return self._fit_classifier(X, y, coef_init, intercept_init, sample_weight, False)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None) -> SGDClassifier:
+        """One epoch over ``X``; ``classes`` (all labels) is required on the first call."""
+        if hasattr(self, "_lins") and classes is None:
+            self._classes_arg = None
+        else:
+            self._classes_arg = None if classes is None else np.asarray(classes)
+        return self._fit_classifier(X, y, None, None, sample_weight, True)
+
+    def _fit_classifier(self, X, y, coef_init, intercept_init, sample_weight, partial):
+        had = hasattr(self, "classes_")
+        self._fit_common(X, y, coef_init=coef_init, intercept_init=intercept_init,
+                         sample_weight=sample_weight, max_iter=1 if partial else self.max_iter,
+                         partial=partial)
+        if not (partial and had):
+            self.classes_ = self._new_classes
+        return self
+
+    def _fit_common(self, X, y, **kw):
+        try:
+            return super()._fit_common(X, y, **kw)
+        except DivergenceError:
+            if not (kw["partial"] and hasattr(self, "classes_")):
+                self.classes_ = self._new_classes
+            raise
+
+    def decision_function(self, X) -> np.ndarray:
+        """Signed distance ``X @ coef_.T + intercept_``: (n_samples,) binary, else (n_samples, n_classes)."""
+        scores = self._raw_decision(X)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels, shape (n_samples,)."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[scores.argmax(axis=1)]
+
+    def _check_proba(self):
+        if self.loss not in ("log_loss", "modified_huber"):
+            raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
+        return True
+
+    @available_if(_check_proba)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes).
+
+        log_loss: ``1 / (1 + exp(-f))`` per class, one-vs-rest normalised;
+        modified_huber: ``(clip(f, -1, 1) + 1) / 2``, normalised (uniform where all are 0).
+        """
+        scores = self.decision_function(X)
+        binary = scores.ndim == 1
+        if binary:
+            scores = scores[:, None]
+        if self.loss == "log_loss":
+            prob = 1.0 / (1.0 + np.exp(-scores))
+        else:
+            prob = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
+        if binary:
+            return np.hstack([1.0 - prob, prob])
+        total = prob.sum(axis=1, keepdims=True)
+        zero = total[:, 0] == 0
+        prob[zero] = 1.0
+        total[zero] = prob.shape[1]
+        return prob / total
+
+    @available_if(_check_proba)
+    def predict_log_proba(self, X) -> np.ndarray:
+        """``log(predict_proba(X))``."""
+        return np.log(self.predict_proba(X))
