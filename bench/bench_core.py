@@ -1,0 +1,351 @@
+"""Measure the core speed goals of fastgd side by side with scikit-learn, in one process.
+
+Usage::
+
+    python bench/bench_core.py [--n 1000000] [--repeats 5] [--out reports/core_speed.md]
+
+What is measured:
+
+* single-core memory read bandwidth: a plain ``@numba.njit(cache=True)`` sum over a
+  float64 array larger than the caches (by default as large as the d=100 float64 X,
+  at least 256 MB), best of ``--repeats`` runs;
+* for d in (10, 100), dtype in (float64, float32), shuffle in (False, True): the whole
+  ``fit`` call of ``SGDRegressor(max_iter=1, tol=None, shuffle=S, random_state=0)``
+  (one epoch of per-sample SGD, squared loss) for fastgd and scikit-learn, best of
+  ``--repeats`` alternating runs of each;
+* import plus first fit on 1,000 x 10 rows in a fresh interpreter with a warm numba
+  cache (the second of two subprocess runs).
+
+The goals are evaluated from the measured numbers, then printed as markdown and written
+to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDRegressor as SkSGDRegressor
+
+import fastgd
+
+DIMS = (10, 100)
+DTYPES = (np.float64, np.float32)
+SHUFFLES = (False, True)
+MIN_BW_BYTES = 256 * 2**20
+
+# (label, threshold) of every goal; each is checked against the measured numbers below.
+GOAL_SPEEDUP_F64 = 3.0
+GOAL_BW_FRACTION = 0.80
+GOAL_SPEEDUP_F32 = 6.0
+GOAL_IMPORT_S = 1.0
+
+
+# --------------------------------------------------------------------------- bandwidth
+@numba.njit(cache=True)
+def _sum_plain(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i]
+    return s
+
+
+@numba.njit(cache=True)
+def _sum_unrolled(a):
+    # Eight independent accumulators, so the loop is bound by memory, not by the
+    # latency of one chain of floating-point adds.
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    n = a.shape[0]
+    m = n - n % 8
+    for i in range(0, m, 8):
+        s0 += a[i]
+        s1 += a[i + 1]
+        s2 += a[i + 2]
+        s3 += a[i + 3]
+        s4 += a[i + 4]
+        s5 += a[i + 5]
+        s6 += a[i + 6]
+        s7 += a[i + 7]
+    for i in range(m, n):
+        s0 += a[i]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+def _best_time(fn, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def measure_bandwidth(nbytes, repeats):
+    """Best-of-``repeats`` GB/s of each single-core sum kernel over ``nbytes`` of float64."""
+    a = np.ones(nbytes // 8, dtype=np.float64)  # np.ones touches every page
+    small = np.ones(16)
+    out = {}
+    for name, fn in (("plain loop", _sum_plain), ("8 accumulators", _sum_unrolled)):
+        fn(small)  # compile / load from cache outside the timing
+        t = _best_time(lambda fn=fn, a=a: fn(a), repeats)
+        out[name] = (t, a.nbytes / t / 1e9)
+    size = a.nbytes
+    del a
+    gc.collect()
+    return size, out
+
+
+# --------------------------------------------------------------------------- fits
+def make_data(n, d, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d), dtype=np.float64).astype(dtype, copy=False)
+    w = rng.standard_normal(d)
+    y = (X @ w.astype(dtype) + 0.1 * rng.standard_normal(n)).astype(dtype)
+    return np.ascontiguousarray(X), y
+
+
+def _params(shuffle):
+    return dict(max_iter=1, tol=None, shuffle=shuffle, random_state=0)
+
+
+def warm_jit():
+    """Compile (or load from the numba cache) every kernel the timed fits will use."""
+    for dtype in DTYPES:
+        for d in DIMS:
+            X, y = make_data(200, d, dtype, seed=1)
+            for shuffle in SHUFFLES:
+                fastgd.SGDRegressor(**_params(shuffle)).fit(X, y)
+                SkSGDRegressor(**_params(shuffle)).fit(X, y)
+
+
+def time_fits(n, d, dtype, shuffle, repeats):
+    X, y = make_data(n, d, dtype)
+    best_fg = best_sk = np.inf
+    for _ in range(repeats):
+        for which in ("fastgd", "sklearn"):
+            est = (fastgd.SGDRegressor if which == "fastgd" else SkSGDRegressor)(**_params(shuffle))
+            gc.collect()
+            t = time.perf_counter()
+            est.fit(X, y)
+            dt = time.perf_counter() - t
+            if which == "fastgd":
+                best_fg = min(best_fg, dt)
+            else:
+                best_sk = min(best_sk, dt)
+    nbytes = X.nbytes
+    del X, y
+    gc.collect()
+    return dict(d=d, dtype=np.dtype(dtype).name, shuffle=shuffle, n=n, x_bytes=nbytes,
+                fastgd_s=best_fg, sklearn_s=best_sk)
+
+
+# --------------------------------------------------------------------------- import
+IMPORT_SNIPPET = """\
+import time
+t = time.perf_counter()
+import warnings
+import fastgd, numpy as np
+t_import = time.perf_counter() - t
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+X = rng.standard_normal((1000, 10))
+y = X @ np.arange(1.0, 11.0) + 0.1 * rng.standard_normal(1000)
+fastgd.SGDRegressor(random_state=0).fit(X, y)
+print(t_import, time.perf_counter() - t)
+"""
+
+
+def measure_import(runs=2):
+    times = []
+    for _ in range(runs):
+        res = subprocess.run([sys.executable, "-c", IMPORT_SNIPPET], capture_output=True,
+                             text=True, check=True)
+        t_import, t_total = res.stdout.strip().splitlines()[-1].split()
+        times.append((float(t_import), float(t_total)))
+    return times
+
+
+# --------------------------------------------------------------------------- machine
+def _caches():
+    """Cache sizes of cpu0 from sysfs, e.g. 'L1d 32K, L1i 32K, L2 1024K, L3 32768K'."""
+    parts = []
+    for idx in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = (idx / "level").read_text().strip()
+            kind = (idx / "type").read_text().strip()
+            size = (idx / "size").read_text().strip()
+        except OSError:
+            continue
+        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
+        parts.append(f"L{level}{suffix} {size}")
+    return ", ".join(parts) or "unknown"
+
+
+def machine_info():
+    model = platform.processor() or platform.machine()
+    physical = set()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        phys_id = core_id = None
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "model name":
+                model = value
+            elif key == "physical id":
+                phys_id = value
+            elif key == "core id":
+                core_id = value
+            elif not key and phys_id is not None:
+                physical.add((phys_id, core_id))
+                phys_id = core_id = None
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    blas = []
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            if info.get("user_api") == "blas":
+                blas.append(f"{info.get('internal_api')} {info.get('version')} "
+                            f"({info.get('num_threads')} threads, {os.path.basename(info.get('filepath', ''))})")
+    except ImportError:
+        blas.append("threadpoolctl not installed")
+    return {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "CPU": model,
+        "cores": f"{os.cpu_count()} logical, {len(physical) or '?'} physical, {usable} usable by this process",
+        "caches": _caches(),
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": f"{numba.__version__} ({numba.get_num_threads()} threads)",
+        "scikit-learn": sklearn.__version__,
+        "fastgd": getattr(fastgd, "__version__", "?"),
+        "BLAS (threadpoolctl)": "; ".join(blas) or "none reported",
+    }
+
+
+# --------------------------------------------------------------------------- report
+def _verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+def build_report(args, info, bw_bytes, bw, rows, import_times):
+    bw_gbs = max(v[1] for v in bw.values())
+    lines = ["# fastgd core speed", ""]
+    lines += [f"`python bench/bench_core.py --n {args.n} --repeats {args.repeats}`", ""]
+    lines += ["## Machine", "", "| item | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in info.items()]
+    lines += ["", "## Single-core read bandwidth", "",
+              f"Sum over a {bw_bytes / 1e6:.0f} MB float64 array, `@numba.njit(cache=True)`, "
+              f"best of {args.repeats}. The higher of the two is the reference bandwidth.", "",
+              "| kernel | seconds | GB/s |", "|---|---:|---:|"]
+    lines += [f"| {name} | {t:.4f} | {g:.2f} |" for name, (t, g) in bw.items()]
+    lines += ["", f"Reference bandwidth: **{bw_gbs:.2f} GB/s**", ""]
+
+    lines += ["## One epoch of per-sample SGD, squared loss", "",
+              f"`SGDRegressor(max_iter=1, tol=None, shuffle=S, random_state=0).fit(X, y)`, "
+              f"n = {args.n:,}, whole `fit` call, best of {args.repeats} alternating runs.", "",
+              "| d | dtype | shuffle | fastgd s | sklearn s | fastgd samples/s | sklearn samples/s "
+              "| speed-up | fastgd X GB/s | % of bandwidth |",
+              "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        r["speedup"] = r["sklearn_s"] / r["fastgd_s"]
+        r["x_gbs"] = r["x_bytes"] / r["fastgd_s"] / 1e9
+        r["bw_frac"] = r["x_gbs"] / bw_gbs
+        lines.append(
+            f"| {r['d']} | {r['dtype']} | {r['shuffle']} | {r['fastgd_s']:.4f} | {r['sklearn_s']:.4f} "
+            f"| {r['n'] / r['fastgd_s'] / 1e6:.2f} M | {r['n'] / r['sklearn_s'] / 1e6:.2f} M | {r['speedup']:.2f}x "
+            f"| {r['x_gbs']:.2f} | {100 * r['bw_frac']:.0f}% |")
+
+    lines += ["", "## Import plus first fit", "",
+              "Fresh interpreter: `import fastgd, numpy` then `SGDRegressor(random_state=0).fit` "
+              "on 1,000 x 10 float64; run twice, the first warms the numba cache.", "",
+              "| run | import s | import + first fit s |", "|---|---:|---:|"]
+    lines += [f"| {i + 1}{' (cache warm-up)' if i == 0 else ''} | {ti:.3f} | {t:.3f} |"
+              for i, (ti, t) in enumerate(import_times)]
+
+    goals = []
+    for r in rows:
+        tag = f"d={r['d']} {r['dtype']} shuffle={r['shuffle']}"
+        if r["dtype"] == "float64":
+            goals.append((f"speed-up vs scikit-learn, {tag}", f">= {GOAL_SPEEDUP_F64:g}x",
+                          f"{r['speedup']:.2f}x", r["speedup"] >= GOAL_SPEEDUP_F64))
+        if r["dtype"] == "float64" and r["d"] == 100:
+            goals.append((f"fraction of single-core bandwidth, {tag}",
+                          f">= {100 * GOAL_BW_FRACTION:.0f}%",
+                          f"{100 * r['bw_frac']:.0f}%", r["bw_frac"] >= GOAL_BW_FRACTION))
+        if r["dtype"] == "float32" and r["d"] == 100:
+            goals.append((f"speed-up vs scikit-learn, {tag}", f">= {GOAL_SPEEDUP_F32:g}x",
+                          f"{r['speedup']:.2f}x", r["speedup"] >= GOAL_SPEEDUP_F32))
+    imp = import_times[-1][1]
+    goals.append(("import + first fit (1,000 x 10, warm numba cache)", f"< {GOAL_IMPORT_S:g} s",
+                  f"{imp:.3f} s", imp < GOAL_IMPORT_S))
+
+    lines += ["", "## Goals", "", "| goal | target | measured | verdict |", "|---|---|---:|---|"]
+    lines += [f"| {g} | {t} | {m} | {_verdict(ok)} |" for g, t, m, ok in goals]
+    n_pass = sum(ok for *_, ok in goals)
+    lines += ["", f"{n_pass} of {len(goals)} goals met.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=1_000_000, help="rows of X (default 1,000,000)")
+    p.add_argument("--repeats", type=int, default=5, help="best of R runs (default 5)")
+    p.add_argument("--out", default="reports/core_speed.md", help="markdown report path")
+    p.add_argument("--bw-mb", type=float, default=None,
+                   help="size of the bandwidth array in MB (default: the d=100 float64 X, "
+                        f"at least {MIN_BW_BYTES // 2**20} MiB)")
+    args = p.parse_args(argv)
+    if args.n < 1 or args.repeats < 1:
+        p.error("--n and --repeats must be positive")
+
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    info = machine_info()
+
+    print("import + first fit ...", file=sys.stderr, flush=True)
+    import_times = measure_import()
+
+    bw_bytes = int(args.bw_mb * 1e6) if args.bw_mb else max(MIN_BW_BYTES, args.n * 100 * 8)
+    print(f"bandwidth over {bw_bytes / 1e6:.0f} MB ...", file=sys.stderr, flush=True)
+    bw_size, bw = measure_bandwidth(bw_bytes, args.repeats)
+
+    print("warming the JIT ...", file=sys.stderr, flush=True)
+    warm_jit()
+    rows = []
+    for dtype in DTYPES:
+        for d in DIMS:
+            for shuffle in SHUFFLES:
+                print(f"fit d={d} {np.dtype(dtype).name} shuffle={shuffle} ...",
+                      file=sys.stderr, flush=True)
+                rows.append(time_fits(args.n, d, dtype, shuffle, args.repeats))
+
+    report = build_report(args, info, bw_size, bw, rows, import_times)
+    print(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(f"written to {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
