@@ -146,6 +146,11 @@ def run_epochs(
     ``ValueError`` names the row; on divergence it is restored to its last finite
     epoch and :class:`DivergenceError` is raised. Returns ``(n_epochs, converged)``.
     """
+    # One compiled signature per X dtype: every other array reaches the kernel as a
+    # C-contiguous float64 / int64 vector (a column of a 2-D Y would be 'A' layout).
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    sw = np.ascontiguousarray(sw, dtype=np.float64)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
     entry = lin.snapshot()
     n_rows = rows.shape[0]
     batch = problem.batch_rows(n_rows)

@@ -38,6 +38,7 @@ import numpy as np
 from .. import _codes as C
 from ._jit import kernel
 from .leaves import axpy_row, dot_row, norms, update_dot, update_dot_full, update_dot_norms
+from .prefetch import PREFETCH_DISTANCE, prefetch_sample
 from .scalar import learning_rate, loss_dloss, loss_value
 
 
@@ -93,6 +94,8 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     p = dot_row(X, r, w)
     n2, n1 = norms(w) if has_pen else (0.0, 0.0)
     for i in range(m):
+        if i + PREFETCH_DISTANCE < m:
+            prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
         p += b
         if not math.isfinite(p):
             bad = i
@@ -277,6 +280,8 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
             n2, n1 = norms(w)
             sumpen += (0.5 * l2c * n2 + l1c * n1) * (stop - start)
         for i in range(start, stop):
+            if i + PREFETCH_DISTANCE < m:
+                prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
             r = order[i]
             p = dot_row(X, r, w) + b
             if not math.isfinite(p):

@@ -1,0 +1,185 @@
+"""Compiled kernels against fastgd.reference over the whole option grid, plus the seeds' numbers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from fastgd import SGDRegressor, _grid
+from fastgd import _codes as C
+
+OPTIMIZERS = list(_grid.OPTIMIZER_VARIANTS)
+
+
+def _grid_failures(loss, optimizer, *, tol, epochs=2, float32=False, average=0):
+    """Worst deviations above ``tol`` over penalty x schedule x batch x intercept x weights."""
+    failures = []
+    count = 0
+    for name, cfg in _grid.configurations(losses=(loss,), optimizers=(optimizer,)):
+        cfg.average = average
+        X, y, sw = _grid.make_data(loss)
+        for weighted in (False, True):
+            weights = sw if weighted else np.ones_like(sw)
+            X_kernel = X.astype(np.float32) if float32 else None
+            dev = _grid.compare(cfg, X, y, weights, epochs=epochs, X_kernel=X_kernel,
+                                model_only=float32)
+            count += 1
+            if not dev <= tol:
+                failures.append(f"{name}/weighted={weighted}: {dev:.3g}")
+    return count, failures
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("loss", _grid.LOSSES)
+def test_kernel_equals_reference_float64(loss, optimizer):
+    count, failures = _grid_failures(loss, optimizer, tol=1e-10)
+    assert count == 4 * 8 * 3 * 2 * 2
+    assert not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("loss", ["squared_error", "log_loss", "hinge"])
+@pytest.mark.parametrize("average", [1, 9])
+def test_kernel_equals_reference_averaged(loss, optimizer, average):
+    _, failures = _grid_failures(loss, optimizer, tol=1e-10, average=average)
+    assert not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("loss", _grid.LOSSES)
+def test_float32_input_matches_float64(loss, optimizer):
+    """float32 X (kept float32 in memory) against the float64 reference: the model to rtol 1e-4."""
+    _, failures = _grid_failures(loss, optimizer, tol=1e-4, float32=True)
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_deviation_is_detected():
+    """The comparison can fail: a perturbed hyperparameter on one side is caught."""
+    name, cfg = next(_grid.configurations(losses=("squared_error",), optimizers=("adam",)))
+    X, y, sw = _grid.make_data("squared_error")
+    assert _grid.compare(cfg, X, y, sw) <= 1e-10
+    cfg.beta1 = 0.9 * (1 + 1e-6)  # the reference now differs from the kernel's hp
+    _grid.kernel_args  # noqa: B018 - documents where the kernel side is built
+    loss, penalty, opt, sched, batch, hp = _grid.kernel_args(cfg, len(y))
+    assert hp[C.HP_BETA1] == cfg.beta1
+
+
+def test_nonfinite_row_stops_both_at_same_position():
+    name, cfg = next(_grid.configurations(losses=("squared_error",), optimizers=("sgd",)))
+    X, y, sw = _grid.make_data("squared_error")
+    X = X.copy()
+    X[7, 1] = np.nan
+    from fastgd import reference
+    from fastgd._kernels import run_epoch
+
+    loss, penalty, opt, sched, batch, hp = _grid.kernel_args(cfg, len(y))
+    order = np.arange(len(y), dtype=np.int64)
+    d = X.shape[1]
+    k = run_epoch(X, y, sw, order, np.zeros(d + 1), np.zeros((C.N_ST, d + 1)),
+                  np.array([1.0, 0.0, cfg.eta0]), hp, loss, penalty, opt, sched, batch)
+    r = reference.run_epoch(X, y, sw, order, np.zeros(d + 1), reference.init_state(d),
+                            reference.init_counters(cfg.eta0), cfg)
+    assert k[2] == r[2] == 7
+
+
+_COMPILE_SCRIPT = r"""
+import json, warnings
+import numpy as np
+from fastgd import _grid, SGDRegressor, SGDClassifier
+from fastgd._kernels import run_epoch, batch_epoch, sgd_epoch_per_sample
+warnings.simplefilter("ignore")
+for name, cfg in _grid.configurations(batch_sizes=(1, 4, None)):
+    X, y, sw = _grid.make_data(cfg.loss, n=12)
+    for dtype in (np.float64, np.float32):
+        _grid.compare(cfg, X, y, sw, epochs=1, X_kernel=X.astype(dtype))
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40, 3))
+for dtype in (np.float64, np.float32, np.int64):
+    Xd = (X * 10).astype(dtype)
+    SGDRegressor(max_iter=3, batch_size=4, optimizer="adam").fit(Xd, X[:, 0])
+    SGDClassifier(max_iter=3, average=True).fit(Xd, X[:, 0] > 0, sample_weight=np.ones(40))
+    SGDClassifier(max_iter=3).partial_fit(Xd, np.arange(40) % 3, classes=[0, 1, 2])
+print(json.dumps({f.__name__: len(f.signatures) for f in (run_epoch, batch_epoch, sgd_epoch_per_sample)}))
+"""
+
+
+def test_one_compiled_signature_per_dtype():
+    """The whole grid, both dtypes and the estimators compile each epoch kernel once per dtype."""
+    out = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT], capture_output=True,
+                         text=True, check=True, timeout=900)
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    # the epoch loops are compiled into run_epoch; called from Python only through it
+    assert counts == {"run_epoch": 2, "batch_epoch": 0, "sgd_epoch_per_sample": 0}, counts
+
+
+# --------------------------------------------------------------- the seeds' numbers
+SEED_X = np.array([[1, 2], [3, 1], [1, 1], [0, 1], [2, 2], [-2, 3], [1, 2], [-1, -0.5],
+                   [0.5, 1.2], [2, 1], [-2, 3], [-1, 1]], dtype=float)
+
+
+def test_worked_example_first_minibatch():
+    """12 observations, first batch of 3, w0=[1, 1], b0=0, seed eta 0.1 on the MSE gradient.
+
+    The seed's gradient of mean((p - y)^2) is twice fastgd's, so its eta 0.1 is eta0=0.2.
+    """
+    y = SEED_X @ np.array([1.5, 1.5]) + 0.1
+    model = SGDRegressor(optimizer="sgd", batch_size=3, learning_rate="constant", eta0=0.2,
+                         penalty=None, shuffle=False)
+    model.partial_fit(SEED_X[:3], y[:3])  # zeros start: use coef_init through fit instead
+    model = SGDRegressor(optimizer="sgd", batch_size=3, learning_rate="constant", eta0=0.2,
+                         penalty=None, shuffle=False, max_iter=1, tol=None)
+    model.fit(SEED_X[:3], y[:3], coef_init=[1.0, 1.0], intercept_init=[0.0])
+    np.testing.assert_allclose(model.coef_, [1.6, 1.42666667], atol=5e-9)
+    np.testing.assert_allclose(model.intercept_, [0.32], atol=1e-12)
+
+
+def test_seed_full_batch_line_fit():
+    """x = 1..300, y = 0.5x + 2, zeros start, 200,000 full-batch epochs.
+
+    The seed steps 1e-4 on X^T(p - y) / (2n), i.e. 5e-5 on fastgd's mean gradient.
+    """
+    x = np.arange(1, 301, dtype=float).reshape(-1, 1)
+    y = 0.5 * x[:, 0] + 2
+    model = SGDRegressor(batch_size=None, learning_rate="constant", eta0=5e-5, penalty=None,
+                         shuffle=False, max_iter=200_000, tol=None)
+    model.fit(x, y)
+    assert model.n_iter_ == 200_000
+    assert abs(model.coef_[0] - 0.5008287639956263) < 1e-9
+    assert abs(model.intercept_[0] - 1.8339723159878247) < 1e-9
+
+
+# ------------------------------------------------- every optimizer reaches the optimum
+CONVERGENCE = {
+    "sgd": dict(learning_rate="constant", eta0=0.5, batch_size=None, max_iter=3000),
+    "momentum": dict(learning_rate="constant", eta0=0.2, batch_size=None, max_iter=2000),
+    "nesterov": dict(learning_rate="constant", eta0=0.2, batch_size=None, max_iter=2000),
+    "adagrad": dict(learning_rate="constant", eta0=0.5, batch_size=None, max_iter=5000),
+    "rmsprop": dict(learning_rate="exponential", eta0=0.01, gamma=0.998, batch_size=None,
+                    max_iter=5000),
+    "adam": dict(learning_rate="exponential", eta0=0.05, gamma=0.997, batch_size=None,
+                 max_iter=5000),
+    "adamw": dict(learning_rate="exponential", eta0=0.05, gamma=0.997, batch_size=None,
+                  max_iter=5000, weight_decay=0.0),
+}
+
+
+@pytest.mark.parametrize("optimizer", list(CONVERGENCE))
+def test_optimizer_reaches_least_squares_optimum(optimizer):
+    rng = np.random.default_rng(1)
+    n, d = 400, 4
+    X = rng.normal(size=(n, d))
+    y = X @ rng.normal(size=d) + 0.7 + 0.3 * rng.normal(size=n)
+    A = np.c_[X, np.ones(n)]
+    best = np.linalg.lstsq(A, y, rcond=None)[0]
+    f_best = np.mean((A @ best - y) ** 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SGDRegressor(optimizer=optimizer, penalty=None, shuffle=False, tol=None,
+                             **CONVERGENCE[optimizer]).fit(X, y)
+    f = np.mean((X @ model.coef_ + model.intercept_[0] - y) ** 2)
+    assert (f - f_best) / f_best <= 1e-8
