@@ -7,10 +7,13 @@ names and defaults, so switching is a one-line import change, and add
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
@@ -53,6 +56,16 @@ def _check_int(name, value, low):
     if value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
     return int(value)
+
+
+@contextmanager
+def _naming(argument):
+    """Re-raise a validation error so that its message starts with the argument's name."""
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(f"Invalid {argument}: {exc}") from exc
 
 
 def _check_bool(name, value):
@@ -169,21 +182,33 @@ class _BaseSGD(BaseEstimator):
 
     # --------------------------------------------------------------- validation
     def _check_X(self, X, *, reset: bool):
-        return validate_data(
-            self, X, reset=reset, accept_sparse=False, dtype=[np.float64, np.float32],
-            order="C", ensure_all_finite=False,
-        )
+        with _naming("X"):
+            return validate_data(
+                self, X, reset=reset, accept_sparse=False, dtype=[np.float64, np.float32],
+                order="C", ensure_all_finite=False,
+            )
 
     def _check_X_y(self, X, y, *, reset: bool):
-        X, y = validate_data(
-            self, X, y, reset=reset, accept_sparse=False, dtype=[np.float64, np.float32],
-            order="C", ensure_all_finite=False, y_numeric=not self._is_classifier,
-            multi_output=False,
-        )
+        # X and y are validated one at a time so that every message names its argument.
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        X = self._check_X(X, reset=reset)
+        with _naming("y"):
+            y = validate_data(
+                self, "no_validation", y, reset=False, y_numeric=not self._is_classifier,
+                multi_output=False,
+            )
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: X has {X.shape[0]} rows, y has "
+                f"{y.shape[0]} values; pass one target per row of X."
+            )
         return X, y
 
     @staticmethod
-    def _check_sample_weight(sample_weight, n):
+    def _check_sample_weight(sample_weight, n, *, allow_all_zero=True):
         if sample_weight is None:
             return np.ones(n)
         if isinstance(sample_weight, numbers.Number):
@@ -202,6 +227,10 @@ class _BaseSGD(BaseEstimator):
             raise ValueError("sample_weight contains NaN or infinity.")
         if (sw < 0).any():
             raise ValueError("sample_weight must be non-negative.")
+        if not allow_all_zero and not (sw > 0).any():
+            raise ValueError(
+                "sample_weight must contain at least one non-zero weight; all weights are zero."
+            )
         return sw
 
     @staticmethod
@@ -233,6 +262,11 @@ class _BaseSGD(BaseEstimator):
             rows, val_rows = self._validation_split(y_labels, n)
             if not np.isfinite(X[val_rows]).all():
                 raise ValueError("Input X contains NaN or infinity; remove or impute them.")
+            if not (sw[val_rows] > 0).any():
+                raise ValueError(
+                    "The sample weights of the validation set (early_stopping) are all zero; "
+                    "use another random_state or validation_fraction."
+                )
         n_iters, converged_all = [], True
         saved = [lin.snapshot() for lin in lins]
         try:
@@ -250,7 +284,7 @@ class _BaseSGD(BaseEstimator):
         except DivergenceError:
             raise
         except BaseException:
-            for lin, snap in zip(lins, saved):
+            for lin, snap in zip(lins, saved, strict=True):
                 lin.rollback(snap)
             raise
         return max(n_iters), converged_all
@@ -291,12 +325,30 @@ class _BaseSGD(BaseEstimator):
         padded = [c + c[-1:] * (longest - len(c)) for c in curves if c]
         self.loss_curve_ = list(np.mean(padded, axis=0)) if padded else []
 
+    def _atomic(self, fit, *args, **kwargs):
+        """Run ``fit``; on any failure but divergence, put every attribute back as it was.
+
+        Validation resets ``n_features_in_`` and the classifier keeps per-call bookkeeping
+        before the first kernel call, so a shallow restore of ``__dict__`` is what makes a
+        failed call leave the estimator exactly as before (the models' arrays are only
+        replaced on success, never changed in place).
+        """
+        saved = dict(self.__dict__)
+        try:
+            return fit(*args, **kwargs)
+        except DivergenceError:
+            raise
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
     def _fit_common(self, X, y, *, coef_init, intercept_init, sample_weight, max_iter, partial):
         problem = self._make_problem()
         first = not (partial and hasattr(self, "_lins"))
         X, y = self._check_X_y(X, y, reset=first)
         n, d = X.shape
-        sw = self._check_sample_weight(sample_weight, n)
+        sw = self._check_sample_weight(sample_weight, n, allow_all_zero=partial)
         Y, labels = self._encode_targets(y, first=first, partial=partial)
         n_models = Y.shape[1]
         if partial and not first:
@@ -306,7 +358,8 @@ class _BaseSGD(BaseEstimator):
                     "partial_fit calls; its state cannot carry over. Call fit to start again."
                 )
             lins = [lin.copy() for lin in self._lins]
-            rng = self._rng_state
+            # a copy: a failed call must not advance the shuffling stream
+            rng = copy.deepcopy(self._rng_state)
         else:
             if coef_init is None and not partial and self.warm_start and hasattr(self, "coef_"):
                 coef_init, intercept_init = self.coef_, self.intercept_
@@ -330,6 +383,7 @@ class _BaseSGD(BaseEstimator):
                 "Maximum number of iteration reached before convergence. Consider increasing "
                 "max_iter to improve the fit.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         return self
 
@@ -346,7 +400,9 @@ class _BaseSGD(BaseEstimator):
 
     def _raw_decision(self, X):
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, accept_sparse=False, dtype=[np.float64, np.float32])
+        with _naming("X"):
+            X = validate_data(self, X, reset=False, accept_sparse=False,
+                              dtype=[np.float64, np.float32])
         return X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
 
     def __sklearn_tags__(self):
@@ -543,13 +599,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         -------
         self : SGDRegressor
         """
-        return self._fit_common(X, y, coef_init=coef_init, intercept_init=intercept_init,
-                                sample_weight=sample_weight, max_iter=self.max_iter, partial=False)
+        return self._atomic(self._fit_common, X, y, coef_init=coef_init,
+                            intercept_init=intercept_init, sample_weight=sample_weight,
+                            max_iter=self.max_iter, partial=False)
 
     def partial_fit(self, X, y, sample_weight=None) -> SGDRegressor:
         """One epoch over ``X``, continuing parameters, optimizer state and ``t_``."""
-        return self._fit_common(X, y, coef_init=None, intercept_init=None,
-                                sample_weight=sample_weight, max_iter=1, partial=True)
+        return self._atomic(self._fit_common, X, y, coef_init=None, intercept_init=None,
+                            sample_weight=sample_weight, max_iter=1, partial=True)
 
     def _publish(self, lins, problem):
         super()._publish(lins, problem)
@@ -561,8 +618,11 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
 
     def _raw_decision(self, X):
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, accept_sparse=False, dtype=[np.float64, np.float32])
-        return X @ self.coef_.astype(X.dtype, copy=False) + self.intercept_[0]
+        with _naming("X"):
+            X = validate_data(self, X, reset=False, accept_sparse=False,
+                              dtype=[np.float64, np.float32])
+        # intercept in X's dtype too: a float64 scalar would promote float32 results
+        return X @ self.coef_.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype)[0]
 
 
 class SGDClassifier(ClassifierMixin, _BaseSGD):
@@ -702,18 +762,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         -------
         self : SGDClassifier
         """
-        self._classes_arg = None
-        return self._fit_classifier(X, y, coef_init, intercept_init, sample_weight, False)
+        return self._atomic(self._fit_classifier, X, y, coef_init, intercept_init,
+                            sample_weight, False, None)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> SGDClassifier:
         """One epoch over ``X``; ``classes`` (all labels) is required on the first call."""
-        if hasattr(self, "_lins") and classes is None:
-            self._classes_arg = None
-        else:
-            self._classes_arg = None if classes is None else np.asarray(classes)
-        return self._fit_classifier(X, y, None, None, sample_weight, True)
+        return self._atomic(self._fit_classifier, X, y, None, None, sample_weight, True, classes)
 
-    def _fit_classifier(self, X, y, coef_init, intercept_init, sample_weight, partial):
+    def _fit_classifier(self, X, y, coef_init, intercept_init, sample_weight, partial, classes):
+        self._classes_arg = None if classes is None else np.asarray(classes)
         had = hasattr(self, "classes_")
         self._fit_common(X, y, coef_init=coef_init, intercept_init=intercept_init,
                          sample_weight=sample_weight, max_iter=1 if partial else self.max_iter,
@@ -759,7 +816,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if binary:
             scores = scores[:, None]
         if self.loss == "log_loss":
-            prob = 1.0 / (1.0 + np.exp(-scores))
+            prob = expit(scores)  # 1 / (1 + exp(-f)) without overflow warnings
         else:
             prob = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
         if binary:
@@ -772,5 +829,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     @available_if(_check_proba)
     def predict_log_proba(self, X) -> np.ndarray:
-        """``log(predict_proba(X))``."""
-        return np.log(self.predict_proba(X))
+        """``log(predict_proba(X))`` (``-inf`` where a probability is 0)."""
+        prob = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(prob)
