@@ -183,3 +183,37 @@ def test_optimizer_reaches_least_squares_optimum(optimizer):
                              **CONVERGENCE[optimizer]).fit(X, y)
     f = np.mean((X @ model.coef_ + model.intercept_[0] - y) ** 2)
     assert (f - f_best) / f_best <= 1e-8
+
+
+@pytest.mark.parametrize("t", [1.0, 65_535.0, 65_536.0, 1e6 + 17, 3e9])
+@pytest.mark.parametrize("power_t", [0.25, 0.5, 1.0])
+def test_invscaling_rates_ahead_match_formula(t, power_t):
+    """fill_rates' series form of eta0 / t^power_t stays within a few ulps of the formula."""
+    from fastgd import reference
+    from fastgd._kernels.scalar import RATE_BLOCK, fill_rates
+
+    cfg = reference.Config(learning_rate="invscaling", eta0=0.3, power_t=power_t)
+    hp = _grid.kernel_args(cfg, 10)[5]
+    out = np.empty(RATE_BLOCK)
+    fill_rates(C.SCHED_INVSCALING, t, hp, np.zeros(C.N_SC), out)
+    expected = [reference.learning_rate(cfg, t + k, np.zeros(3)) for k in range(RATE_BLOCK)]
+    np.testing.assert_allclose(out, expected, rtol=1e-14, atol=0)
+
+
+def test_late_epoch_equals_reference():
+    """An epoch that starts at t = 100,000 (series rates) agrees with the reference."""
+    name, cfg = next(_grid.configurations(losses=("squared_error",), optimizers=("sgd",)))
+    cfg.learning_rate, cfg.power_t, cfg.eta0 = "invscaling", 0.25, 0.05
+    X, y, sw = _grid.make_data("squared_error", n=300)
+    from fastgd import reference
+    from fastgd._kernels import run_epoch
+
+    loss, penalty, opt, sched, batch, hp = _grid.kernel_args(cfg, len(y))
+    d = X.shape[1]
+    ref = [np.zeros(d + 1), reference.init_state(d), np.array([1e5, 0.0, cfg.eta0])]
+    ker = [a.copy() for a in ref]
+    order = np.random.default_rng(3).permutation(len(y))
+    reference.run_epoch(X, y, sw, order, *ref, cfg)
+    run_epoch(X, y, sw, order, *ker, hp, loss, penalty, opt, sched, batch)
+    for a, b in zip(ker, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

@@ -37,9 +37,9 @@ import numpy as np
 
 from .. import _codes as C
 from ._jit import kernel
-from .leaves import axpy_row, dot_row, norms, update_dot, update_dot_full, update_dot_norms
+from .leaves import axpy_row, dot_row, norms, update_dot, update_dot_full, update_dot_sq
 from .prefetch import PREFETCH_DISTANCE, prefetch_sample
-from .scalar import learning_rate, loss_dloss, loss_value
+from .scalar import RATE_BLOCK, fill_rates, learning_rate, loss_dloss, loss_value
 
 
 @kernel
@@ -90,10 +90,13 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     sumloss = 0.0
     sumpen = 0.0
     bad = -1
+    rates = np.empty(RATE_BLOCK)
     r = order[0]
     p = dot_row(X, r, w)
     n2, n1 = norms(w) if has_pen else (0.0, 0.0)
     for i in range(m):
+        if i % RATE_BLOCK == 0:
+            fill_rates(schedule, t, hp, counters, rates)
         if i + PREFETCH_DISTANCE < m:
             prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
         p += b
@@ -101,7 +104,7 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
             bad = i
             break
         yi = y[r]
-        eta = learning_rate(schedule, t, hp, counters)
+        eta = rates[i % RATE_BLOCK]
         sumloss += loss_value(loss, p, yi, epsilon)
         sumpen += 0.5 * l2c * n2 + l1c * n1
         upd = -eta * loss_dloss(loss, p, yi, epsilon)
@@ -116,8 +119,8 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
         rn = order[i + 1] if i + 1 < m else r
         if has_l1 or do_avg:
             p, n2, n1 = update_dot_full(w, X, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw)
-        elif has_pen:
-            p, n2, n1 = update_dot_norms(w, X, r, rn, scale, upd)
+        elif has_pen:  # L2 only: no need for ||w||_1
+            p, n2 = update_dot_sq(w, X, r, rn, scale, upd)
         else:
             p = update_dot(w, X, r, rn, scale, upd)
         if fit_intercept:

@@ -41,21 +41,16 @@ def update_dot(w, X, r, rn, scale, upd):
 
 
 @leaf
-def update_dot_norms(w, X, r, rn, scale, upd):
-    """:func:`update_dot` that also returns ``||w||^2`` and ``||w||_1`` of the new ``w``.
-
-    Returns ``(X[rn] . w, ||w||^2, ||w||_1)``.
-    """
+def update_dot_sq(w, X, r, rn, scale, upd):
+    """:func:`update_dot` that also returns ``||w||^2`` of the new ``w``: ``(X[rn] . w, ||w||^2)``."""
     acc = 0.0
     n2 = 0.0
-    n1 = 0.0
     for j in range(w.shape[0]):
         wj = scale * w[j] + upd * X[r, j]
         w[j] = wj
         acc += wj * X[rn, j]
         n2 += wj * wj
-        n1 += abs(wj)
-    return acc, n2, n1
+    return acc, n2
 
 
 @leaf
@@ -103,3 +98,4 @@ def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw):
         n2 += wj * wj
         n1 += abs(wj)
     return acc, n2, n1
+

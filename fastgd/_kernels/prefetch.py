@@ -15,7 +15,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._jit import kernel
+from ._jit import leaf as kernel
 
 PREFETCH_DISTANCE = 8  # rows ahead; measured 8-16 best at d=10, flat at d=100
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from .. import _codes as C
-from ._jit import kernel
+from ._jit import leaf as kernel
 
 MAX_DLOSS = 1e12  # scikit-learn clips dloss to +-1e12 for numerical stability
 
@@ -178,3 +178,35 @@ def optimal_init(loss, alpha, epsilon):
     typw = math.sqrt(1.0 / math.sqrt(alpha))
     eta_first = typw / max(1.0, loss_dloss(loss, -typw, 1.0, epsilon))
     return 1.0 / (eta_first * alpha)
+
+
+RATE_BLOCK = 64  # learning rates computed ahead per call of fill_rates
+_SERIES_T = 65536.0  # from this t on, (t + k)^-p comes from one pow and two short series
+
+
+@kernel
+def fill_rates(schedule, t, hp, counters, out):
+    """``out[k] = learning_rate(schedule, t + k)`` for ``k < len(out)``.
+
+    'invscaling' needs a ``pow`` per update, which costs more than the whole update at
+    small d. From ``t >= 65536`` on (``x = k / t <= 1e-3``) it is computed as
+
+        eta0 t^-p (1 + x)^-p = eta0 t^-p exp(-p log1p(x))
+
+    with ``log1p`` and ``exp`` as 6- and 5-term series (truncation < 1e-20, so the
+    result is within a few ulps of the direct formula).
+    """
+    n = out.shape[0]
+    if schedule == C.SCHED_INVSCALING and t >= _SERIES_T:
+        p = hp[C.HP_POWER_T]
+        base = hp[C.HP_ETA0] / t**p
+        inv_t = 1.0 / t
+        for k in range(n):
+            x = k * inv_t
+            lg = x * (1.0 - x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * (0.2 - x / 6.0)))))
+            z = -p * lg
+            e = 1.0 + z * (1.0 + z / 2.0 * (1.0 + z / 3.0 * (1.0 + z / 4.0 * (1.0 + z / 5.0))))
+            out[k] = base * e
+    else:
+        for k in range(n):
+            out[k] = learning_rate(schedule, t + k, hp, counters)
