@@ -92,6 +92,34 @@ class LinearState:
         return self.params
 
 
+_SHARED = {"ones": np.ones(0), "arange": np.arange(0, dtype=np.int64)}
+
+
+def _shared(kind: str, n: int) -> np.ndarray:
+    """A length-``n`` view of one grown, shared array (ones or 0..n-1). Never write to it.
+
+    Fits without sample weights, and epochs without shuffling, would otherwise fill
+    an 8 MB array per million rows on every call (page faults included: ~15 ms).
+    It stays writeable only because numba compiles read-only arrays as another type.
+    """
+    arr = _SHARED[kind]
+    if arr.shape[0] < n:
+        size = max(n, 2 * arr.shape[0])
+        arr = np.ones(size) if kind == "ones" else np.arange(size, dtype=np.int64)
+        _SHARED[kind] = arr
+    return arr[:n]
+
+
+def unit_weights(n: int) -> np.ndarray:
+    """``np.ones(n)`` (float64), shared: never write to it."""
+    return _shared("ones", n)
+
+
+def identity_order(n: int) -> np.ndarray:
+    """``np.arange(n)`` (int64), shared: never write to it."""
+    return _shared("arange", n)
+
+
 def make_hp(**values: float) -> np.ndarray:
     """Build the ``hp`` vector from ``HP_*`` names in lower case (``eta0=...``)."""
     hp = np.zeros(C.N_HP)

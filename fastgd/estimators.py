@@ -13,18 +13,37 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
-from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-from sklearn.utils import check_random_state
-from sklearn.utils._available_if import available_if
-from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import _codes as C
-from ._driver import DivergenceError, LinearState, Problem, make_hp, run_epochs, set_optimal_init
+from ._base import EstimatorBase, check_random_state, not_fitted
+from ._driver import (
+    DivergenceError,
+    LinearState,
+    Problem,
+    identity_order,
+    make_hp,
+    run_epochs,
+    set_optimal_init,
+    unit_weights,
+)
+
+# scikit-learn is imported lazily (see fastgd._base): plain 2-D float NumPy input
+# takes the fast path below, everything else goes through scikit-learn's validation.
+_FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _validate_data(*args, **kwargs):
+    from sklearn.utils.validation import validate_data
+
+    return validate_data(*args, **kwargs)
+
+
+def _column_or_1d(y):
+    if isinstance(y, np.ndarray) and y.ndim == 1:
+        return y
+    from sklearn.utils.validation import column_or_1d
+
+    return column_or_1d(y, warn=True)
 
 _DEFAULT = {
     # optimizer-dependent defaults (torch's) for the hyperparameters left at None
@@ -74,7 +93,7 @@ def _check_bool(name, value):
     return bool(value)
 
 
-class _BaseSGD(BaseEstimator):
+class _BaseSGD(EstimatorBase):
     """Shared machinery: parameter checks, the fit / partial_fit loops, prediction."""
 
     _allowed_losses: tuple = ()
@@ -182,8 +201,20 @@ class _BaseSGD(BaseEstimator):
 
     # --------------------------------------------------------------- validation
     def _check_X(self, X, *, reset: bool):
+        """2-D float32/float64 C-contiguous X; sets or checks ``n_features_in_``."""
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FAST_DTYPES
+                and X.shape[0] > 0 and X.shape[1] > 0
+                and not hasattr(self, "feature_names_in_")):
+            if reset:
+                self.n_features_in_ = X.shape[1]
+            elif X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            return np.ascontiguousarray(X)
         with _naming("X"):
-            return validate_data(
+            return _validate_data(
                 self, X, reset=reset, accept_sparse=False, dtype=[np.float64, np.float32],
                 order="C", ensure_all_finite=False,
             )
@@ -195,11 +226,15 @@ class _BaseSGD(BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         X = self._check_X(X, reset=reset)
-        with _naming("y"):
-            y = validate_data(
-                self, "no_validation", y, reset=False, y_numeric=not self._is_classifier,
-                multi_output=False,
-            )
+        fast_y = type(y) is np.ndarray and y.ndim == 1 and (
+            y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.isfinite(y).all())
+        )
+        if not fast_y:
+            with _naming("y"):
+                y = _validate_data(
+                    self, "no_validation", y, reset=False, y_numeric=not self._is_classifier,
+                    multi_output=False,
+                )
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: X has {X.shape[0]} rows, y has "
@@ -210,7 +245,7 @@ class _BaseSGD(BaseEstimator):
     @staticmethod
     def _check_sample_weight(sample_weight, n, *, allow_all_zero=True):
         if sample_weight is None:
-            return np.ones(n)
+            return unit_weights(n)  # shared read-only ones: no 8 MB fill per million rows
         if isinstance(sample_weight, numbers.Number):
             sw = np.full(n, float(sample_weight))
         else:
@@ -256,7 +291,7 @@ class _BaseSGD(BaseEstimator):
         were; divergence leaves each at its last finite epoch and re-raises.
         """
         n = X.shape[0]
-        rows = np.arange(n, dtype=np.int64)
+        rows = identity_order(n)
         val_rows = None
         if early_stopping:
             rows, val_rows = self._validation_split(y_labels, n)
@@ -274,8 +309,9 @@ class _BaseSGD(BaseEstimator):
                 score = None
                 if val_rows is not None:
                     score = self._validation_scorer(X[val_rows], Y[val_rows, k], sw[val_rows], problem)
+                factor = self._class_sw(Y[:, k], k)
                 n_iter, converged = run_epochs(
-                    X, Y[:, k], sw * self._class_sw(Y[:, k], k), rows, lin, problem,
+                    X, Y[:, k], sw if factor is None else sw * factor, rows, lin, problem,
                     max_iter=max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                     shuffle=self.shuffle, rng=rng, validation_score=score, verbose=self.verbose,
                 )
@@ -290,10 +326,12 @@ class _BaseSGD(BaseEstimator):
         return max(n_iters), converged_all
 
     def _class_sw(self, yk, k):
-        """Class weights of problem ``k`` as a per-row factor (1.0 when there are none)."""
-        return 1.0
+        """Class weights of problem ``k`` as a per-row factor (None when there are none)."""
+        return None
 
     def _validation_split(self, y, n):
+        from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
         if self._is_classifier:
             cv = StratifiedShuffleSplit(test_size=self.validation_fraction, random_state=self.random_state)
         else:
@@ -379,6 +417,8 @@ class _BaseSGD(BaseEstimator):
             raise
         self._commit(lins, problem, rng, n_iter=n_iter)
         if not partial and not converged and self.tol is not None and max_iter > 1:
+            from sklearn.exceptions import ConvergenceWarning
+
             warnings.warn(
                 "Maximum number of iteration reached before convergence. Consider increasing "
                 "max_iter to improve the fit.",
@@ -398,17 +438,28 @@ class _BaseSGD(BaseEstimator):
         else:
             self.n_iter_ = max(len(lin.loss_curve) for lin in lins)
 
-    def _raw_decision(self, X):
-        check_is_fitted(self, "coef_")
-        with _naming("X"):
-            X = validate_data(self, X, reset=False, accept_sparse=False,
-                              dtype=[np.float64, np.float32])
-        return X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
+    def _check_predict_X(self, X):
+        if not hasattr(self, "coef_"):
+            raise not_fitted(self)
+        return self._check_X(X, reset=False)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
+    @staticmethod
+    def _check_finite_output(X, scores):
+        """Non-finite scores come from non-finite X (or overflow, which is returned as is)."""
+        bad = ~np.isfinite(scores)
+        if bad.any():
+            rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
+            if not np.isfinite(X[rows]).all():
+                raise ValueError(
+                    f"Input X contains NaN or infinity (row {rows[0]}); remove or impute "
+                    "non-finite values."
+                )
+        return scores
+
+    def _raw_decision(self, X):
+        X = self._check_predict_X(X)
+        scores = X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
+        return self._check_finite_output(X, scores)
 
 
 _SHARED_DOC = """
@@ -502,7 +553,7 @@ _SHARED_DOC = """
 """
 
 
-class SGDRegressor(RegressorMixin, _BaseSGD):
+class SGDRegressor(_BaseSGD):
     """Linear regression by stochastic, mini-batch or full-batch gradient descent.
 
     Minimises ``mean_i sw_i L(x_i . w + b, y_i) + alpha R(w)``.
@@ -520,6 +571,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     """
 
     _allowed_losses = C.REGRESSION_LOSSES
+    _estimator_type = "regressor"
     _is_classifier = False
 
     def __init__(
@@ -571,7 +623,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.eta_min = eta_min
 
     def _encode_targets(self, y, *, first, partial):
-        y = column_or_1d(y, warn=True).astype(np.float64, copy=False)
+        y = _column_or_1d(y).astype(np.float64, copy=False)
         if not np.isfinite(y).all():
             raise ValueError("Input y contains NaN or infinity.")
         return y.reshape(-1, 1), None
@@ -617,15 +669,19 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self._raw_decision(X)
 
     def _raw_decision(self, X):
-        check_is_fitted(self, "coef_")
-        with _naming("X"):
-            X = validate_data(self, X, reset=False, accept_sparse=False,
-                              dtype=[np.float64, np.float32])
+        X = self._check_predict_X(X)
         # intercept in X's dtype too: a float64 scalar would promote float32 results
-        return X @ self.coef_.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype)[0]
+        scores = X @ self.coef_.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype)[0]
+        return self._check_finite_output(X, scores)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Coefficient of determination R^2 of ``predict(X)`` against ``y``."""
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
 
-class SGDClassifier(ClassifierMixin, _BaseSGD):
+class SGDClassifier(_BaseSGD):
     """Linear classifier (binary, or one-vs-rest multiclass) trained by gradient descent.
 
     Each binary problem minimises ``mean_i sw_i cw_i L(x_i . w + b, y_i) + alpha R(w)``
@@ -638,6 +694,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     """
 
     _allowed_losses = C.CLASSIFICATION_LOSSES
+    _estimator_type = "classifier"
     _is_classifier = True
 
     def __init__(
@@ -693,8 +750,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def _encode_targets(self, y, *, first, partial):
         if partial and first and getattr(self, "_classes_arg", None) is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        check_classification_targets(y)
-        y = column_or_1d(y, warn=True)
+        y = self._check_labels(y)
         if first:
             classes = np.unique(y) if not partial else np.unique(self._classes_arg)
             if classes.shape[0] < 2:
@@ -723,10 +779,22 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             self._cw_pairs = [(cw[k], 1.0) for k in range(classes.shape[0])]
         return Y, y
 
+    @staticmethod
+    def _check_labels(y):
+        """1-D class labels; integer/bool NumPy labels skip scikit-learn's target checks."""
+        if type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biu":
+            return y
+        from sklearn.utils.multiclass import check_classification_targets
+
+        check_classification_targets(y)
+        return _column_or_1d(y)
+
     def _expanded_class_weight(self, classes, y):
         cw = self.class_weight
         if cw is None:
             return np.ones(classes.shape[0])
+        from sklearn.utils.class_weight import compute_class_weight
+
         if cw == "balanced":
             return compute_class_weight("balanced", classes=classes, y=y)
         if not isinstance(cw, dict):
@@ -739,7 +807,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def _class_sw(self, yk, k):
         pos, neg = self._cw_pairs[k]
         if pos == 1.0 and neg == 1.0:
-            return 1.0
+            return None
         return np.where(yk > 0, pos, neg)
 
     @staticmethod
@@ -804,8 +872,30 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
         return True
 
-    @available_if(_check_proba)
-    def predict_proba(self, X) -> np.ndarray:
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy of ``predict(X)`` against ``y``."""
+        from sklearn.metrics import accuracy_score
+
+        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+
+    @property
+    def predict_proba(self):
+        """Class probabilities, shape (n_samples, n_classes); log_loss and modified_huber only.
+
+        log_loss: ``1 / (1 + exp(-f))`` per class, one-vs-rest normalised;
+        modified_huber: ``(clip(f, -1, 1) + 1) / 2``, normalised (uniform where all are 0).
+        Accessing it for another loss raises ``AttributeError`` (so ``hasattr`` is False).
+        """
+        self._check_proba()
+        return self._predict_proba
+
+    @property
+    def predict_log_proba(self):
+        """``log(predict_proba(X))`` (``-inf`` where a probability is 0)."""
+        self._check_proba()
+        return self._predict_log_proba
+
+    def _predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes).
 
         log_loss: ``1 / (1 + exp(-f))`` per class, one-vs-rest normalised;
@@ -816,7 +906,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         if binary:
             scores = scores[:, None]
         if self.loss == "log_loss":
-            prob = expit(scores)  # 1 / (1 + exp(-f)) without overflow warnings
+            prob = np.exp(-np.logaddexp(0.0, -scores))  # 1 / (1 + exp(-f)), no overflow
         else:
             prob = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
         if binary:
@@ -827,9 +917,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         total[zero] = prob.shape[1]
         return prob / total
 
-    @available_if(_check_proba)
-    def predict_log_proba(self, X) -> np.ndarray:
-        """``log(predict_proba(X))`` (``-inf`` where a probability is 0)."""
-        prob = self.predict_proba(X)
+    def _predict_log_proba(self, X) -> np.ndarray:
+        prob = self._predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(prob)

@@ -588,3 +588,47 @@ def test_every_optimizer_fits_a_simple_regression(reg_data, optimizer, batch_siz
 
 def test_public_names():
     assert set(fastgd.__all__) >= {"SGDRegressor", "SGDClassifier"}
+
+
+def test_import_and_numpy_fit_do_not_import_sklearn():
+    """Importing scikit-learn (and SciPy's stats) costs ~0.9 s: fastgd's hot path avoids it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, fastgd\n"
+        "X = np.random.default_rng(0).normal(size=(200, 4)); y = X[:, 0]\n"
+        "m = fastgd.SGDRegressor(max_iter=5, tol=None).fit(X, y)\n"
+        "m.partial_fit(X, y); m.predict(X)\n"
+        "c = fastgd.SGDClassifier(max_iter=5, tol=None).fit(X, (y > 0).astype(int))\n"
+        "c.predict(X)\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=600)
+    assert out.stdout.strip() == "False"
+
+
+def test_works_inside_scikit_learn_tools():
+    from sklearn.base import clone, is_classifier, is_regressor
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)) * [1, 10, 100, 1000]
+    y = X @ [1.0, 0.1, 0.01, 0.001] + 0.5
+    reg = fastgd.SGDRegressor(optimizer="adam", learning_rate="constant", eta0=0.05,
+                              batch_size=16, penalty=None, random_state=0, tol=None,
+                              max_iter=30)
+    assert is_regressor(reg) and not is_classifier(reg)
+    assert is_classifier(fastgd.SGDClassifier())
+    twin = clone(reg)
+    assert twin is not reg and twin.get_params() == reg.get_params()
+    pipe = make_pipeline(StandardScaler(), reg)
+    assert cross_val_score(pipe, X, y, cv=3).min() > 0.99
+    search = GridSearchCV(pipe, {"sgdregressor__eta0": [0.01, 0.05]}, cv=3).fit(X, y)
+    assert search.best_score_ > 0.99
+    assert "eta0=0.05" in repr(reg) and "optimizer='adam'" in repr(reg)
+    with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
+        reg.set_params(nope=1)
