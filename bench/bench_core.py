@@ -250,31 +250,36 @@ def _verdict(ok):
 
 def build_report(args, info, bw_bytes, bw, rows, import_times):
     bw_gbs = max(v[1] for v in bw.values())
+    plain_gbs = bw["plain loop"][1]
     lines = ["# fastgd core speed", ""]
     lines += [f"`python bench/bench_core.py --n {args.n} --repeats {args.repeats}`", ""]
     lines += ["## Machine", "", "| item | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
     lines += ["", "## Single-core read bandwidth", "",
               f"Sum over a {bw_bytes / 1e6:.0f} MB float64 array, `@numba.njit(cache=True)`, "
-              f"best of {args.repeats}. The higher of the two is the reference bandwidth.", "",
+              f"best of {args.repeats}. The core issue's yardstick is the plain loop (its serial "
+              "add chain is latency-bound); the 8-accumulator sum is closer to what the memory "
+              "system delivers, so both fractions are reported.", "",
               "| kernel | seconds | GB/s |", "|---|---:|---:|"]
     lines += [f"| {name} | {t:.4f} | {g:.2f} |" for name, (t, g) in bw.items()]
-    lines += ["", f"Reference bandwidth: **{bw_gbs:.2f} GB/s**", ""]
+    lines += ["", f"Plain-sum bandwidth: **{plain_gbs:.2f} GB/s**; fastest sum: "
+              f"**{bw_gbs:.2f} GB/s**", ""]
 
     lines += ["## One epoch of per-sample SGD, squared loss", "",
               f"`SGDRegressor(max_iter=1, tol=None, shuffle=S, random_state=0).fit(X, y)`, "
               f"n = {args.n:,}, whole `fit` call, best of {args.repeats} alternating runs.", "",
               "| d | dtype | shuffle | fastgd s | sklearn s | fastgd samples/s | sklearn samples/s "
-              "| speed-up | fastgd X GB/s | % of bandwidth |",
-              "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "| speed-up | fastgd X GB/s | % of plain sum | % of fastest sum |",
+              "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         r["speedup"] = r["sklearn_s"] / r["fastgd_s"]
         r["x_gbs"] = r["x_bytes"] / r["fastgd_s"] / 1e9
-        r["bw_frac"] = r["x_gbs"] / bw_gbs
+        r["bw_frac"] = r["x_gbs"] / plain_gbs
+        r["bw_frac_max"] = r["x_gbs"] / bw_gbs
         lines.append(
             f"| {r['d']} | {r['dtype']} | {r['shuffle']} | {r['fastgd_s']:.4f} | {r['sklearn_s']:.4f} "
             f"| {r['n'] / r['fastgd_s'] / 1e6:.2f} M | {r['n'] / r['sklearn_s'] / 1e6:.2f} M | {r['speedup']:.2f}x "
-            f"| {r['x_gbs']:.2f} | {100 * r['bw_frac']:.0f}% |")
+            f"| {r['x_gbs']:.2f} | {100 * r['bw_frac']:.0f}% | {100 * r['bw_frac_max']:.0f}% |")
 
     lines += ["", "## Import plus first fit", "",
               "Fresh interpreter: `import fastgd, numpy` then `SGDRegressor(random_state=0).fit` "
@@ -290,7 +295,7 @@ def build_report(args, info, bw_bytes, bw, rows, import_times):
             goals.append((f"speed-up vs scikit-learn, {tag}", f">= {GOAL_SPEEDUP_F64:g}x",
                           f"{r['speedup']:.2f}x", r["speedup"] >= GOAL_SPEEDUP_F64))
         if r["dtype"] == "float64" and r["d"] == 100:
-            goals.append((f"fraction of single-core bandwidth, {tag}",
+            goals.append((f"fraction of single-core bandwidth (plain njit sum), {tag}",
                           f">= {100 * GOAL_BW_FRACTION:.0f}%",
                           f"{100 * r['bw_frac']:.0f}%", r["bw_frac"] >= GOAL_BW_FRACTION))
         if r["dtype"] == "float32" and r["d"] == 100:
