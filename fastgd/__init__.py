@@ -7,7 +7,8 @@ and :mod:`fastgd.reference` (the pure-NumPy twin of every kernel).
 from __future__ import annotations
 
 from .estimators import SGDClassifier, SGDRegressor
+from .minimize import MinimizeResult, minimize
 
 __version__ = "0.1.0"
 
-__all__ = ["SGDClassifier", "SGDRegressor", "__version__"]
+__all__ = ["MinimizeResult", "SGDClassifier", "SGDRegressor", "__version__", "minimize"]
