@@ -95,8 +95,11 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     p = dot_row(X, r, w)
     n2, n1 = norms(w) if has_pen else (0.0, 0.0)
     for i in range(m):
-        if i % RATE_BLOCK == 0:
-            fill_rates(schedule, t, hp, counters, rates)
+        # rates come in blocks aligned on t (not on the call), so chunking a stream
+        # into partial_fit calls does not change a single learning rate
+        k = int(t - 1.0) % RATE_BLOCK
+        if k == 0 or i == 0:
+            fill_rates(schedule, t - k, hp, counters, rates)
         if i + PREFETCH_DISTANCE < m:
             prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
         p += b
@@ -104,7 +107,7 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
             bad = i
             break
         yi = y[r]
-        eta = rates[i % RATE_BLOCK]
+        eta = rates[k]
         sumloss += loss_value(loss, p, yi, epsilon)
         sumpen += 0.5 * l2c * n2 + l1c * n1
         upd = -eta * loss_dloss(loss, p, yi, epsilon)

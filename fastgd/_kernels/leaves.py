@@ -1,21 +1,51 @@
-"""Small arithmetic leaves over one row of ``X``, compiled with ``FASTMATH``.
+"""Small arithmetic leaves over one row of ``X``, inlined into the epoch loops.
 
 ``X`` is float32 or float64 (read as stored, multiplied in float64); ``w`` and
 every accumulator are float64. ``d = w.shape[0]`` is the number of features.
+
+Every reduction here sums in a fixed order: eight lanes (``lane k`` takes the
+features ``j = k mod 8`` below ``d8 = d - d % 8``), a sequential tail, then the
+fixed tree :func:`combine8`. No reassociation is allowed (``FASTMATH`` is
+``contract`` only), so a dot product has the same bits whichever loop computes
+it -- the fused update of the previous row or a plain :func:`dot_row` at the
+start of a ``partial_fit`` call -- which is what makes chunked training
+bit-identical to one pass. Eight independent lanes also vectorise as well as
+the compiler's own reassociated reduction (measured: equal at d=100, 10%
+faster at d=10).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ._jit import leaf
 
 
 @leaf
+def combine8(a0, a1, a2, a3, a4, a5, a6, a7, tail):
+    """The fixed summation tree of the eight lanes and the tail."""
+    return (((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))) + tail
+
+
+@leaf
 def dot_row(X, r, w):
-    """Return ``X[r] . w`` accumulated in float64."""
-    acc = 0.0
-    for j in range(w.shape[0]):
-        acc += w[j] * X[r, j]
-    return acc
+    """Return ``X[r] . w`` accumulated in float64 (lane order, see module docstring)."""
+    d = w.shape[0]
+    d8 = d - d % 8
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for j in range(0, d8, 8):
+        a0 += w[j] * X[r, j]
+        a1 += w[j + 1] * X[r, j + 1]
+        a2 += w[j + 2] * X[r, j + 2]
+        a3 += w[j + 3] * X[r, j + 3]
+        a4 += w[j + 4] * X[r, j + 4]
+        a5 += w[j + 5] * X[r, j + 5]
+        a6 += w[j + 6] * X[r, j + 6]
+        a7 += w[j + 7] * X[r, j + 7]
+    tail = 0.0
+    for j in range(d8, d):
+        tail += w[j] * X[r, j]
+    return combine8(a0, a1, a2, a3, a4, a5, a6, a7, tail)
 
 
 @leaf
@@ -32,36 +62,59 @@ def update_dot(w, X, r, rn, scale, upd):
     One pass over the features does the update of this sample and the dot
     product of the next one, so ``w`` is read and written once per sample.
     """
-    acc = 0.0
-    for j in range(w.shape[0]):
+    d = w.shape[0]
+    d8 = d - d % 8
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for j in range(0, d8, 8):
+        w0 = scale * w[j] + upd * X[r, j]
+        w1 = scale * w[j + 1] + upd * X[r, j + 1]
+        w2 = scale * w[j + 2] + upd * X[r, j + 2]
+        w3 = scale * w[j + 3] + upd * X[r, j + 3]
+        w4 = scale * w[j + 4] + upd * X[r, j + 4]
+        w5 = scale * w[j + 5] + upd * X[r, j + 5]
+        w6 = scale * w[j + 6] + upd * X[r, j + 6]
+        w7 = scale * w[j + 7] + upd * X[r, j + 7]
+        w[j] = w0
+        w[j + 1] = w1
+        w[j + 2] = w2
+        w[j + 3] = w3
+        w[j + 4] = w4
+        w[j + 5] = w5
+        w[j + 6] = w6
+        w[j + 7] = w7
+        a0 += w0 * X[rn, j]
+        a1 += w1 * X[rn, j + 1]
+        a2 += w2 * X[rn, j + 2]
+        a3 += w3 * X[rn, j + 3]
+        a4 += w4 * X[rn, j + 4]
+        a5 += w5 * X[rn, j + 5]
+        a6 += w6 * X[rn, j + 6]
+        a7 += w7 * X[rn, j + 7]
+    tail = 0.0
+    for j in range(d8, d):
         wj = scale * w[j] + upd * X[r, j]
         w[j] = wj
-        acc += wj * X[rn, j]
-    return acc
-
-
-@leaf
-def update_dot_sq(w, X, r, rn, scale, upd):
-    """:func:`update_dot` that also returns ``||w||^2`` of the new ``w``: ``(X[rn] . w, ||w||^2)``."""
-    acc = 0.0
-    n2 = 0.0
-    for j in range(w.shape[0]):
-        wj = scale * w[j] + upd * X[r, j]
-        w[j] = wj
-        acc += wj * X[rn, j]
-        n2 += wj * wj
-    return acc, n2
+        tail += wj * X[rn, j]
+    return combine8(a0, a1, a2, a3, a4, a5, a6, a7, tail)
 
 
 @leaf
 def norms(w):
-    """Return ``(||w||^2, ||w||_1)``."""
-    n2 = 0.0
-    n1 = 0.0
-    for j in range(w.shape[0]):
-        n2 += w[j] * w[j]
-        n1 += abs(w[j])
-    return n2, n1
+    """Return ``(||w||^2, ||w||_1)`` (lane order)."""
+    d = w.shape[0]
+    d8 = d - d % 8
+    sq = np.zeros(8)
+    ab = np.zeros(8)
+    for j in range(d8):
+        sq[j & 7] += w[j] * w[j]
+        ab[j & 7] += abs(w[j])
+    t2 = 0.0
+    t1 = 0.0
+    for j in range(d8, d):
+        t2 += w[j] * w[j]
+        t1 += abs(w[j])
+    return (combine8(sq[0], sq[1], sq[2], sq[3], sq[4], sq[5], sq[6], sq[7], t2),
+            combine8(ab[0], ab[1], ab[2], ab[3], ab[4], ab[5], ab[6], ab[7], t1))
 
 
 @leaf
@@ -77,12 +130,15 @@ def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw):
                 q_j <- q_j + (w_j - z)
         if avg: aw_j <- aw_j + (w_j - aw_j) * mu
 
-    and returns ``(X[rn] . w, ||w||^2, ||w||_1)`` of the finished ``w``.
+    and returns ``(X[rn] . w, ||w||^2, ||w||_1)`` of the finished ``w`` (lane order).
     """
-    acc = 0.0
-    n2 = 0.0
-    n1 = 0.0
-    for j in range(w.shape[0]):
+    d = w.shape[0]
+    d8 = d - d % 8
+    acc = np.zeros(8)
+    sq = np.zeros(8)
+    ab = np.zeros(8)
+    t0 = t1 = t2 = 0.0
+    for j in range(d):
         wj = scale * w[j] + upd * X[r, j]
         if l1:
             z = wj
@@ -94,8 +150,66 @@ def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw):
         w[j] = wj
         if avg:
             aw[j] += (wj - aw[j]) * mu
-        acc += wj * X[rn, j]
-        n2 += wj * wj
-        n1 += abs(wj)
-    return acc, n2, n1
+        if j < d8:
+            k = j & 7
+            acc[k] += wj * X[rn, j]
+            sq[k] += wj * wj
+            ab[k] += abs(wj)
+        else:
+            t0 += wj * X[rn, j]
+            t2 += wj * wj
+            t1 += abs(wj)
+    return (combine8(acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7], t0),
+            combine8(sq[0], sq[1], sq[2], sq[3], sq[4], sq[5], sq[6], sq[7], t2),
+            combine8(ab[0], ab[1], ab[2], ab[3], ab[4], ab[5], ab[6], ab[7], t1))
 
+
+@leaf
+def update_dot_sq(w, X, r, rn, scale, upd):
+    """:func:`update_dot` that also returns ``||w||^2`` of the new ``w``: ``(X[rn] . w, ||w||^2)``."""
+    d = w.shape[0]
+    d8 = d - d % 8
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    for j in range(0, d8, 8):
+        w0 = scale * w[j] + upd * X[r, j]
+        w1 = scale * w[j + 1] + upd * X[r, j + 1]
+        w2 = scale * w[j + 2] + upd * X[r, j + 2]
+        w3 = scale * w[j + 3] + upd * X[r, j + 3]
+        w4 = scale * w[j + 4] + upd * X[r, j + 4]
+        w5 = scale * w[j + 5] + upd * X[r, j + 5]
+        w6 = scale * w[j + 6] + upd * X[r, j + 6]
+        w7 = scale * w[j + 7] + upd * X[r, j + 7]
+        w[j] = w0
+        w[j + 1] = w1
+        w[j + 2] = w2
+        w[j + 3] = w3
+        w[j + 4] = w4
+        w[j + 5] = w5
+        w[j + 6] = w6
+        w[j + 7] = w7
+        a0 += w0 * X[rn, j]
+        a1 += w1 * X[rn, j + 1]
+        a2 += w2 * X[rn, j + 2]
+        a3 += w3 * X[rn, j + 3]
+        a4 += w4 * X[rn, j + 4]
+        a5 += w5 * X[rn, j + 5]
+        a6 += w6 * X[rn, j + 6]
+        a7 += w7 * X[rn, j + 7]
+        s0 += w0 * w0
+        s1 += w1 * w1
+        s2 += w2 * w2
+        s3 += w3 * w3
+        s4 += w4 * w4
+        s5 += w5 * w5
+        s6 += w6 * w6
+        s7 += w7 * w7
+    tail = 0.0
+    tail2 = 0.0
+    for j in range(d8, d):
+        wj = scale * w[j] + upd * X[r, j]
+        w[j] = wj
+        tail += wj * X[rn, j]
+        tail2 += wj * wj
+    return (combine8(a0, a1, a2, a3, a4, a5, a6, a7, tail),
+            combine8(s0, s1, s2, s3, s4, s5, s6, s7, tail2))
