@@ -23,23 +23,22 @@ to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import gc
-import os
-import platform
 import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
-import numba
 import numpy as np
-import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDRegressor as SkSGDRegressor
 
 import fastgd
+from fastgd.benchmark import machine_info
+
+sys.path.insert(0, str(Path(__file__).parent))
+import benchlib  # noqa: E402
 
 DIMS = (10, 100)
 DTYPES = (np.float64, np.float32)
@@ -54,58 +53,11 @@ GOAL_IMPORT_S = 1.0
 
 
 # --------------------------------------------------------------------------- bandwidth
-@numba.njit(cache=True)
-def _sum_plain(a):
-    s = 0.0
-    for i in range(a.shape[0]):
-        s += a[i]
-    return s
-
-
-@numba.njit(cache=True)
-def _sum_unrolled(a):
-    # Eight independent accumulators, so the loop is bound by memory, not by the
-    # latency of one chain of floating-point adds.
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    n = a.shape[0]
-    m = n - n % 8
-    for i in range(0, m, 8):
-        s0 += a[i]
-        s1 += a[i + 1]
-        s2 += a[i + 2]
-        s3 += a[i + 3]
-        s4 += a[i + 4]
-        s5 += a[i + 5]
-        s6 += a[i + 6]
-        s7 += a[i + 7]
-    for i in range(m, n):
-        s0 += a[i]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-def _best_time(fn, repeats):
-    best = np.inf
-    for _ in range(repeats):
-        gc.collect()
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def measure_bandwidth(nbytes, repeats):
     """Best-of-``repeats`` GB/s of each single-core sum kernel over ``nbytes`` of float64."""
-    a = np.ones(nbytes // 8, dtype=np.float64)  # np.ones touches every page
-    small = np.ones(16)
-    out = {}
-    for name, fn in (("plain loop", _sum_plain), ("8 accumulators", _sum_unrolled)):
-        fn(small)  # compile / load from cache outside the timing
-        t = _best_time(lambda fn=fn, a=a: fn(a), repeats)
-        out[name] = (t, a.nbytes / t / 1e9)
-    size = a.nbytes
-    del a
-    gc.collect()
-    return size, out
+    size, out = benchlib.measure_bandwidth(nbytes, repeats)
+    names = {"single-core plain sum": "plain loop", "single-core 8-accumulator sum": "8 accumulators"}
+    return size, {names[k]: v for k, v in out.items() if k in names}
 
 
 # --------------------------------------------------------------------------- fits
@@ -176,71 +128,6 @@ def measure_import(runs=2):
         t_import, t_total = res.stdout.strip().splitlines()[-1].split()
         times.append((float(t_import), float(t_total)))
     return times
-
-
-# --------------------------------------------------------------------------- machine
-def _caches():
-    """Cache sizes of cpu0 from sysfs, e.g. 'L1d 32K, L1i 32K, L2 1024K, L3 32768K'."""
-    parts = []
-    for idx in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            level = (idx / "level").read_text().strip()
-            kind = (idx / "type").read_text().strip()
-            size = (idx / "size").read_text().strip()
-        except OSError:
-            continue
-        suffix = {"Data": "d", "Instruction": "i"}.get(kind, "")
-        parts.append(f"L{level}{suffix} {size}")
-    return ", ".join(parts) or "unknown"
-
-
-def machine_info():
-    model = platform.processor() or platform.machine()
-    physical = set()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        phys_id = core_id = None
-        for line in text.splitlines():
-            key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "model name":
-                model = value
-            elif key == "physical id":
-                phys_id = value
-            elif key == "core id":
-                core_id = value
-            elif not key and phys_id is not None:
-                physical.add((phys_id, core_id))
-                phys_id = core_id = None
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    blas = []
-    try:
-        from threadpoolctl import threadpool_info
-
-        for info in threadpool_info():
-            if info.get("user_api") == "blas":
-                blas.append(f"{info.get('internal_api')} {info.get('version')} "
-                            f"({info.get('num_threads')} threads, {os.path.basename(info.get('filepath', ''))})")
-    except ImportError:
-        blas.append("threadpoolctl not installed")
-    return {
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "CPU": model,
-        "cores": f"{os.cpu_count()} logical, {len(physical) or '?'} physical, {usable} usable by this process",
-        "caches": _caches(),
-        "OS": platform.platform(),
-        "Python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": f"{numba.__version__} ({numba.get_num_threads()} threads)",
-        "scikit-learn": sklearn.__version__,
-        "fastgd": getattr(fastgd, "__version__", "?"),
-        "BLAS (threadpoolctl)": "; ".join(blas) or "none reported",
-    }
 
 
 # --------------------------------------------------------------------------- report
