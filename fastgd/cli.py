@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-_SUBCOMMAND_MODULES = ("fastgd.demo",)
+_SUBCOMMAND_MODULES = ("fastgd.demo", "fastgd.benchmark")
 
 
 def _verify(args: argparse.Namespace) -> int:
