@@ -6,9 +6,10 @@ and :mod:`fastgd.reference` (the pure-NumPy twin of every kernel).
 
 from __future__ import annotations
 
+from .checkpoint import load
 from .estimators import SGDClassifier, SGDRegressor
 from .minimize import MinimizeResult, minimize
 
 __version__ = "0.1.0"
 
-__all__ = ["MinimizeResult", "SGDClassifier", "SGDRegressor", "__version__", "minimize"]
+__all__ = ["MinimizeResult", "SGDClassifier", "SGDRegressor", "__version__", "load", "minimize"]

@@ -172,7 +172,8 @@ def run_epochs(
 
     On non-finite input the model is restored to its state at entry and a
     ``ValueError`` names the row; on divergence it is restored to its last finite
-    epoch and :class:`DivergenceError` is raised. Returns ``(n_epochs, converged)``.
+    epoch and :class:`DivergenceError` is raised; on ``KeyboardInterrupt`` it is at
+    its last completed epoch. Returns ``(n_epochs, converged)``.
     """
     # One compiled signature per X dtype: every other array reaches the kernel as a
     # C-contiguous float64 / int64 vector (a column of a 2-D Y would be 'A' layout).
@@ -187,23 +188,29 @@ def run_epochs(
     tol_v = -math.inf if tol is None else tol
     epoch = 0
     for epoch in range(1, max_iter + 1):
-        order = rng.permutation(rows) if shuffle else rows
         before = lin.snapshot() if epoch > 1 else entry
-        sumloss, sumobj, bad = run_epoch(
-            X, y, sw, order, lin.params, lin.state, lin.counters, problem.hp,
-            problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch,
-        )
-        if bad >= 0:
-            err = _bad_row_error(X, y, int(order[bad]))
-            if err is not None:
-                lin.rollback(entry)
-                raise err
+        try:
+            order = rng.permutation(rows) if shuffle else rows
+            sumloss, sumobj, bad = run_epoch(
+                X, y, sw, order, lin.params, lin.state, lin.counters, problem.hp,
+                problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch,
+            )
+            if bad >= 0:
+                err = _bad_row_error(X, y, int(order[bad]))
+                if err is not None:
+                    lin.rollback(entry)
+                    raise err
+                lin.rollback(before)
+                raise DivergenceError(epoch)
+            if not (np.isfinite(lin.params).all() and np.isfinite(lin.state).all()):
+                lin.rollback(before)
+                raise DivergenceError(epoch)
+            lin.loss_curve.append(sumloss / n_rows)
+        except KeyboardInterrupt:
+            # Ctrl-C is delivered when the kernel returns: undo the unfinished epoch so
+            # the model stands exactly at its last completed epoch
             lin.rollback(before)
-            raise DivergenceError(epoch)
-        if not (np.isfinite(lin.params).all() and np.isfinite(lin.state).all()):
-            lin.rollback(before)
-            raise DivergenceError(epoch)
-        lin.loss_curve.append(sumloss / n_rows)
+            raise
         if verbose:
             print(
                 f"-- Epoch {epoch}: avg. loss {sumloss / n_rows:.6g}, "

@@ -8,7 +8,9 @@ names and defaults, so switching is a one-line import change, and add
 from __future__ import annotations
 
 import copy
+import dataclasses
 import numbers
+import operator
 import warnings
 from contextlib import contextmanager
 
@@ -26,10 +28,14 @@ from ._driver import (
     set_optimal_init,
     unit_weights,
 )
+from ._kernels import run_epoch
 
 # scikit-learn is imported lazily (see fastgd._base): plain 2-D float NumPy input
 # takes the fast path below, everything else goes through scikit-learn's validation.
 _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+# partial_fit appends one loss per chunk; on an endless stream only the most recent
+# _MAX_CURVE to 2 * _MAX_CURVE entries are kept
+_MAX_CURVE = 10_000
 
 
 def _validate_data(*args, **kwargs):
@@ -319,6 +325,13 @@ class _BaseSGD(EstimatorBase):
                 converged_all &= converged
         except DivergenceError:
             raise
+        except KeyboardInterrupt:
+            if len(lins) > 1:
+                # one-vs-rest: a model with some classes trained further than others
+                # would be half-updated; undo the whole call instead
+                for lin, snap in zip(lins, saved, strict=True):
+                    lin.rollback(snap)
+            raise
         except BaseException:
             for lin, snap in zip(lins, saved, strict=True):
                 lin.rollback(snap)
@@ -354,6 +367,14 @@ class _BaseSGD(EstimatorBase):
 
     def _publish(self, lins, problem):
         """Copy the served parameters (averaged when averaging has started) to the attributes."""
+        if len(lins) == 1:  # the streaming hot path: no list-of-arrays conversions
+            lin = lins[0]
+            model = lin.model(problem)
+            self.coef_ = model[None, :-1].copy()
+            self.intercept_ = model[-1:].copy()
+            self.t_ = lin.t
+            self.loss_curve_ = lin.loss_curve  # shared, not copied: O(1) per chunk
+            return
         models = np.array([lin.model(problem) for lin in lins])
         self.coef_ = models[:, :-1].copy()
         self.intercept_ = models[:, -1].copy()
@@ -372,14 +393,22 @@ class _BaseSGD(EstimatorBase):
         replaced on success, never changed in place).
         """
         saved = dict(self.__dict__)
+        self._interrupt_committed = False
         try:
             return fit(*args, **kwargs)
         except DivergenceError:
             raise
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and self.__dict__.get("_interrupt_committed"):
+                return_state = None  # the model stands at its last completed epoch
+            else:
+                return_state = saved
+            if return_state is not None:
+                self.__dict__.clear()
+                self.__dict__.update(return_state)
             raise
+        finally:
+            self.__dict__.pop("_interrupt_committed", None)
 
     def _fit_common(self, X, y, *, coef_init, intercept_init, sample_weight, max_iter, partial):
         problem = self._make_problem()
@@ -407,15 +436,28 @@ class _BaseSGD(EstimatorBase):
                 intercept_init, (n_models,), "intercept_init")
             lins = [LinearState.new(d, problem, coef0[k], b0[k]) for k in range(n_models)]
             rng = self._rng()
+        pending = None
+        if partial:
+            X, Y, sw, pending = self._with_pending(X, Y, sw, problem, first)
+            if X.shape[0] == 0:  # everything waits for a full mini-batch
+                self._commit(lins, problem, rng, n_iter=1, pending=pending)
+                return self
         try:
             n_iter, converged = self._train(
                 X, Y, sw, lins, problem, max_iter=max_iter, rng=rng,
                 early_stopping=self.early_stopping and not partial, y_labels=labels,
             )
         except DivergenceError:
-            self._commit(lins, problem, rng, n_iter=None)
+            self._commit(lins, problem, rng, n_iter=None, pending=pending)
             raise
-        self._commit(lins, problem, rng, n_iter=n_iter)
+        except KeyboardInterrupt:
+            # fit: keep the last completed epoch; partial_fit: its one epoch did not
+            # complete, so the whole call is undone (by _atomic), buffer included
+            if not partial:
+                self._commit(lins, problem, rng, n_iter=None, pending=pending)
+                self._interrupt_committed = True
+            raise
+        self._commit(lins, problem, rng, n_iter=n_iter, pending=pending)
         if not partial and not converged and self.tol is not None and max_iter > 1:
             from sklearn.exceptions import ConvergenceWarning
 
@@ -427,7 +469,74 @@ class _BaseSGD(EstimatorBase):
             )
         return self
 
-    def _commit(self, lins, problem, rng, n_iter):
+    def _with_pending(self, X, Y, sw, problem, first):
+        """Prepend the rows left over by the last call; hold back an incomplete mini-batch.
+
+        Returns ``(X, Y, sw, pending)``: the rows to train on now (a multiple of
+        ``batch_size``) and the remainder, which waits for the next call (or
+        :meth:`flush`). Per-sample and full-batch training keep nothing back.
+        """
+        prev = None if first else getattr(self, "_pending", None)
+        if prev is not None:
+            X = np.concatenate([prev[0], X]) if prev[0].dtype == X.dtype else np.concatenate(
+                [prev[0].astype(np.float64), X.astype(np.float64)])
+            Y = np.concatenate([prev[1], Y])
+            sw = np.concatenate([prev[2], sw])
+        batch = problem.batch_size
+        if batch <= 1:
+            return X, Y, sw, None
+        keep = X.shape[0] - X.shape[0] % batch
+        if keep == X.shape[0]:
+            return X, Y, sw, None
+        pending = (X[keep:].copy(), Y[keep:].copy(), np.array(sw[keep:], dtype=np.float64))
+        return X[:keep], Y[:keep], sw[:keep], pending
+
+    def save(self, path) -> None:
+        """Write the complete training state to ``path`` (``.npz``; see :mod:`fastgd.checkpoint`).
+
+        ``fastgd.load(path)`` returns an estimator whose next ``partial_fit`` continues
+        exactly where this one stands: a stream stopped, saved, loaded in a new
+        process and continued is bit-identical to an uninterrupted one.
+        """
+        from .checkpoint import save
+
+        save(self, path)
+
+    @property
+    def n_pending_(self) -> int:
+        """Rows waiting in the mini-batch buffer of ``partial_fit`` (see :meth:`flush`)."""
+        pending = getattr(self, "_pending", None)
+        return 0 if pending is None else int(pending[0].shape[0])
+
+    def flush(self):
+        """Train on the rows waiting in ``partial_fit``'s mini-batch buffer, as one batch.
+
+        With ``batch_size=B > 1``, ``partial_fit`` trains on whole batches only: the
+        rows of an incomplete last batch wait for the next call, so any chunking of a
+        stream gives the same batches as one pass. At the end of a stream call
+        ``flush()`` to apply the remainder as one smaller batch (what ``fit`` does
+        with the last batch of an epoch); ``fastgd.stream.fit`` does it for you.
+        Does nothing when the buffer is empty.
+        """
+        if self.n_pending_ == 0:
+            return self
+        return self._atomic(self._flush)
+
+    def _flush(self):
+        problem = self._make_problem()
+        X, Y, sw = self._pending
+        lins = [lin.copy() for lin in self._lins]
+        rng = copy.deepcopy(self._rng_state)
+        one_batch = dataclasses.replace(problem, batch_size=0)  # the remainder is one batch
+        n_iter, _ = self._train(X, Y, sw, lins, one_batch, max_iter=1, rng=rng,
+                                early_stopping=False)
+        self._commit(lins, problem, rng, n_iter=n_iter, pending=None)
+        return self
+
+    def _commit(self, lins, problem, rng, n_iter, pending=None):
+        self._pending = pending
+        self._param_key = self._current_param_key()
+        self._problem = problem
         self._lins = lins
         self._optimizer_code = problem.optimizer
         self._optimizer_name = self.optimizer
@@ -437,6 +546,60 @@ class _BaseSGD(EstimatorBase):
             self.n_iter_ = n_iter
         else:
             self.n_iter_ = max(len(lin.loss_curve) for lin in lins)
+
+    def _current_param_key(self) -> tuple:
+        """All constructor parameters as one tuple (compared to detect ``set_params``)."""
+        getter = type(self).__dict__.get("_param_getter")
+        if getter is None:
+            getter = operator.attrgetter(*self._get_param_names())
+            type(self)._param_getter = getter
+        return getter(self)
+
+    def _fast_partial_fit(self, X, y, sample_weight) -> bool:
+        """``partial_fit`` without the general machinery, for the streaming hot path.
+
+        Taken when the estimator is already trained, its parameters are unchanged, and
+        a chunk of plain 2-D float X and 1-D float64 y arrives for per-sample
+        training of a single model. Anything unusual (or a chunk whose training fails)
+        returns False and the general path handles it, errors included. Same kernel,
+        same state: the result is identical to the general path.
+        """
+        if (sample_weight is not None or type(X) is not np.ndarray or type(y) is not np.ndarray
+                or not hasattr(self, "_lins") or len(self._lins) != 1
+                or getattr(self, "_pending", None) is not None
+                or "feature_names_in_" in self.__dict__):
+            return False
+        problem = self._problem
+        if (problem.batch_size != 1 or X.ndim != 2 or y.ndim != 1
+                or X.dtype not in _FAST_DTYPES or y.dtype != np.float64
+                or not X.flags.c_contiguous or not y.flags.c_contiguous
+                or X.shape[1] != self.n_features_in_ or X.shape[0] != y.shape[0]
+                or X.shape[0] == 0 or self._current_param_key() != self._param_key):
+            return False
+        lin = self._lins[0]
+        snap = lin.snapshot()
+        n = X.shape[0]
+        if self.shuffle:
+            rng_state = self._rng_state.bit_generator.state
+            order = self._rng_state.permutation(n)
+        else:
+            order = identity_order(n)
+        sumloss, _, bad = run_epoch(
+            X, y, unit_weights(n), order, lin.params, lin.state, lin.counters, problem.hp,
+            problem.loss, problem.penalty, problem.optimizer, problem.schedule, 1,
+        )
+        # a non-finite y leaves the (clipped) parameters finite but not the loss
+        if bad >= 0 or not (np.isfinite(lin.params).all() and np.isfinite(sumloss)):
+            lin.rollback(snap)
+            if self.shuffle:
+                self._rng_state.bit_generator.state = rng_state
+            return False
+        lin.loss_curve.append(sumloss / n)
+        if len(lin.loss_curve) > 2 * _MAX_CURVE:
+            del lin.loss_curve[:-_MAX_CURVE]  # bounded memory on endless streams
+        self._publish(self._lins, problem)
+        self.n_iter_ = 1
+        return True
 
     def _check_predict_X(self, X):
         if not hasattr(self, "coef_"):
@@ -656,7 +819,15 @@ class SGDRegressor(_BaseSGD):
                             max_iter=self.max_iter, partial=False)
 
     def partial_fit(self, X, y, sample_weight=None) -> SGDRegressor:
-        """One epoch over ``X``, continuing parameters, optimizer state and ``t_``."""
+        """One epoch over ``X``, continuing parameters, optimizer state and ``t_``.
+
+        Any chunking of a stream gives the same model as one pass over it in the same
+        order (with ``shuffle=False``; ``shuffle=True`` shuffles within each chunk),
+        bit for bit with per-sample updates. With ``batch_size > 1`` an incomplete last
+        batch waits for the next call: see :meth:`flush`.
+        """
+        if self._fast_partial_fit(X, y, sample_weight):
+            return self
         return self._atomic(self._fit_common, X, y, coef_init=None, intercept_init=None,
                             sample_weight=sample_weight, max_iter=1, partial=True)
 
@@ -834,7 +1005,18 @@ class SGDClassifier(_BaseSGD):
                             sample_weight, False, None)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> SGDClassifier:
-        """One epoch over ``X``; ``classes`` (all labels) is required on the first call."""
+        """One epoch over ``X``; ``classes`` (all labels) is required on the first call.
+
+        Chunk invariance, the mini-batch buffer and :meth:`flush` work as for
+        :meth:`SGDRegressor.partial_fit`.
+        """
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: a chunk does not "
+                "know the class frequencies of the stream. Compute them once, e.g. with "
+                "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, "
+                "y=y), and pass class_weight as a dict."
+            )
         return self._atomic(self._fit_classifier, X, y, None, None, sample_weight, True, classes)
 
     def _fit_classifier(self, X, y, coef_init, intercept_init, sample_weight, partial, classes):

@@ -1,0 +1,239 @@
+"""Streaming: chunk invariance, the mini-batch buffer, checkpoints, interruption, overhead path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastgd
+from fastgd import SGDClassifier, SGDRegressor
+
+N, D = 240, 6
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(N, D))
+    y = X @ rng.normal(size=D) + 0.2 * rng.normal(size=N)
+    return X, y
+
+
+CONFIGS = [
+    dict(),
+    dict(penalty="l1", learning_rate="optimal", alpha=0.01),
+    dict(penalty="elasticnet", average=17, learning_rate="constant"),
+    dict(learning_rate="adaptive", eta0=0.02),
+    dict(optimizer="adam", learning_rate="constant", eta0=0.01),
+    dict(optimizer="momentum", batch_size=7, learning_rate="cosine", T_max=40),
+    dict(optimizer="rmsprop", batch_size=16, centered=True, penalty="l1", average=3,
+         learning_rate="constant"),
+    dict(optimizer="adagrad", batch_size=5, learning_rate="step", gamma=0.5, step_size=9),
+]
+
+
+def _chunks(cuts):
+    cuts = sorted(set(c for c in cuts if 0 < c < N))
+    return np.split(np.arange(N), cuts)
+
+
+def _state(model):
+    return [np.r_[lin.params, lin.state.ravel(), lin.counters] for lin in model._lins]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=st.sampled_from(range(len(CONFIGS))),
+       cuts=st.lists(st.integers(0, N), max_size=8))
+def test_any_chunking_equals_one_pass(config, cuts):
+    """partial_fit over any chunking == one pass, to the last bit (buffer flushed at the end)."""
+    X, y = _data()
+    kw = dict(shuffle=False, **CONFIGS[config])
+    one = SGDRegressor(**kw).partial_fit(X, y).flush()
+    many = SGDRegressor(**kw)
+    for rows in _chunks(cuts):
+        many.partial_fit(X[rows], y[rows])
+    many.flush()
+    assert many.t_ == one.t_
+    for a, b in zip(_state(many), _state(one), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(many.coef_, one.coef_)
+
+
+@settings(max_examples=10, deadline=None)
+@given(cuts=st.lists(st.integers(0, N), max_size=6))
+def test_classifier_chunking_equals_one_pass(cuts):
+    X, y = _data(1)
+    labels = np.digitize(y, [-1.0, 1.0])
+    kw = dict(loss="log_loss", shuffle=False, batch_size=4, optimizer="adam",
+              learning_rate="constant", class_weight={0: 2.0, 1: 1.0, 2: 0.5})
+    one = SGDClassifier(**kw).partial_fit(X, labels, classes=[0, 1, 2]).flush()
+    many = SGDClassifier(**kw)
+    for rows in _chunks(cuts):
+        many.partial_fit(X[rows], labels[rows], classes=[0, 1, 2])
+    many.flush()
+    np.testing.assert_array_equal(many.coef_, one.coef_)
+    np.testing.assert_array_equal(many.intercept_, one.intercept_)
+
+
+def test_minibatch_remainder_waits_for_next_chunk():
+    X, y = _data()
+    model = SGDRegressor(batch_size=10, shuffle=False, optimizer="sgd")
+    model.partial_fit(X[:25], y[:25])
+    assert model.n_pending_ == 5 and model.t_ == 3  # two whole batches made, five rows wait
+    model.partial_fit(X[25:30], y[25:30])
+    assert model.n_pending_ == 0 and model.t_ == 4
+    model.partial_fit(X[30:33], y[30:33])
+    before = model.coef_.copy()
+    model.flush()
+    assert model.n_pending_ == 0 and model.t_ == 5
+    assert not np.array_equal(before, model.coef_)
+
+
+def test_fast_path_equals_general_path():
+    """The streaming fast path of partial_fit gives the same bits as the general path."""
+    X, y = _data()
+    fast = SGDRegressor(shuffle=True, random_state=4, penalty="elasticnet", average=30)
+    slow = SGDRegressor(shuffle=True, random_state=4, penalty="elasticnet", average=30)
+    for rows in np.array_split(np.arange(N), 8):
+        fast.partial_fit(X[rows], y[rows])
+        slow.partial_fit(X[rows].tolist(), y[rows].tolist())  # lists take the general path
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+    assert fast.t_ == slow.t_
+
+
+def test_fast_path_failure_leaves_model_unchanged():
+    X, y = _data()
+    model = SGDRegressor(shuffle=True, random_state=0).partial_fit(X[:50], y[:50])
+    coef, t, rng_state = model.coef_.copy(), model.t_, model._rng_state.bit_generator.state
+    bad = X[50:100].copy()
+    bad[20, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.partial_fit(bad, y[50:100])
+    np.testing.assert_array_equal(model.coef_, coef)
+    assert model.t_ == t and model._rng_state.bit_generator.state == rng_state
+
+
+@pytest.mark.parametrize("config", [0, 2, 5, 6])
+def test_resume_in_new_process_is_bit_identical(tmp_path, config):
+    X, y = _data()
+    kw = dict(shuffle=True, random_state=7, **CONFIGS[config])
+    chunks = np.array_split(np.arange(N), 5)
+    ref = SGDRegressor(**kw)
+    for rows in chunks:
+        ref.partial_fit(X[rows], y[rows])
+    part = SGDRegressor(**kw)
+    for rows in chunks[:2]:
+        part.partial_fit(X[rows], y[rows])
+    part.save(tmp_path / "ck.npz")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    code = (
+        "import numpy as np, fastgd\n"
+        f"m = fastgd.load({str(tmp_path / 'ck.npz')!r})\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r}); y = np.load({str(tmp_path / 'y.npy')!r})\n"
+        f"for rows in np.array_split(np.arange({N}), 5)[2:]:\n"
+        "    m.partial_fit(X[rows], y[rows])\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, np.r_[m.coef_, m.intercept_, m.t_])\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
+                                  np.r_[ref.coef_, ref.intercept_, ref.t_])
+
+
+def test_checkpoint_round_trip_classifier(tmp_path):
+    X, y = _data(2)
+    labels = np.where(y > 0, "yes", "no")
+    model = SGDClassifier(loss="modified_huber", class_weight={"yes": 2.0}, average=True,
+                          random_state=0, max_iter=5, tol=None).fit(X, labels)
+    model.save(tmp_path / "c.npz")
+    loaded = fastgd.load(tmp_path / "c.npz")
+    assert type(loaded) is SGDClassifier and loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    loaded.partial_fit(X, labels)
+    model.partial_fit(X, labels)
+    np.testing.assert_array_equal(loaded.coef_, model.coef_)
+
+
+def test_corrupted_or_foreign_checkpoint_is_refused(tmp_path):
+    X, y = _data()
+    model = SGDRegressor(max_iter=3, tol=None).fit(X, y)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    raw = path.read_bytes()
+    for pos in (len(raw) // 3, len(raw) // 2, len(raw) - 40):
+        broken = bytearray(raw)
+        broken[pos] ^= 0xFF
+        (tmp_path / "bad.npz").write_bytes(bytes(broken))
+        with pytest.raises(ValueError, match="checkpoint"):
+            fastgd.load(tmp_path / "bad.npz")
+    (tmp_path / "short.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="checkpoint"):
+        fastgd.load(tmp_path / "short.npz")
+    np.savez(tmp_path / "other.npz", a=np.arange(3))
+    with pytest.raises(ValueError, match="not a fastgd checkpoint"):
+        fastgd.load(tmp_path / "other.npz")
+    with pytest.raises(ValueError, match="not fitted"):
+        SGDRegressor().save(tmp_path / "x.npz")
+
+
+def test_keyboard_interrupt_during_fit_keeps_last_completed_epoch(monkeypatch, tmp_path):
+    X, y = _data()
+    from fastgd import _driver
+
+    real = _driver.run_epoch
+    calls = {"n": 0}
+
+    def interrupted(*args):
+        calls["n"] += 1
+        out = real(*args)  # the epoch runs; Ctrl-C arrives as the kernel returns
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(_driver, "run_epoch", interrupted)
+    model = SGDRegressor(max_iter=20, tol=None, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    monkeypatch.setattr(_driver, "run_epoch", real)
+    three = SGDRegressor(max_iter=3, tol=None, random_state=0).fit(X, y)
+    assert model.n_iter_ == 3 and len(model.loss_curve_) == 3
+    np.testing.assert_array_equal(model.coef_, three.coef_)
+    assert model.t_ == three.t_
+    model.save(tmp_path / "after_interrupt.npz")  # usable and saveable
+    model.partial_fit(X, y)
+
+
+def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatch):
+    X, y = _data()
+    model = SGDRegressor(batch_size=8, optimizer="adam", learning_rate="constant",
+                         shuffle=False).partial_fit(X[:100], y[:100])
+    coef, t, pending = model.coef_.copy(), model.t_, model.n_pending_
+    from fastgd import _driver
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_driver, "run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X[100:200], y[100:200])
+    np.testing.assert_array_equal(model.coef_, coef)
+    assert model.t_ == t and model.n_pending_ == pending
+
+
+def test_partial_fit_loss_curve_is_bounded():
+    from fastgd import estimators
+
+    X, y = _data()
+    model = SGDRegressor(shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(2 * estimators._MAX_CURVE + 5):
+            model.partial_fit(X[:2], y[:2])
+    assert len(model.loss_curve_) <= 2 * estimators._MAX_CURVE
+    assert os.path.basename(estimators.__file__) == "estimators.py"
