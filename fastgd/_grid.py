@@ -8,6 +8,7 @@ plus the matching kernel arguments (:func:`kernel_args`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -78,10 +79,25 @@ def configurations(batch_sizes=(1, 5, None), losses=LOSSES, optimizers=None):
         yield name, cfg
 
 
-def kernel_args(cfg: Config, n_rows: int) -> tuple:
-    """Option codes, ``hp`` vector and batch rows for the kernel, from a reference Config."""
+def resolve(cfg: Config, n_rows: int) -> Config:
+    """A copy of ``cfg`` with the derived fields filled in: the 'optimal' schedule's
+    offset and the row count of a full batch (``batch_size=0``)."""
     from ._kernels import optimal_init
 
+    cfg = dataclasses.replace(cfg)
+    if cfg.learning_rate == "optimal":
+        cfg.optimal_init = float(optimal_init(C.LOSSES[cfg.loss], cfg.alpha, cfg.epsilon))
+    if cfg.batch_size == 0:
+        cfg.batch_size = n_rows
+    return cfg
+
+
+def kernel_args(cfg: Config, n_rows: int) -> tuple:
+    """Option codes, ``hp`` vector and batch rows for the kernel, from a reference Config.
+
+    Returns ``(loss, penalty, optimizer, schedule, batch_rows, hp)``; ``cfg`` is not changed.
+    """
+    cfg = resolve(cfg, n_rows)
     hp = np.zeros(C.N_HP)
     for field in ("eta0", "alpha", "l1_ratio", "epsilon", "power_t", "t0", "gamma",
                   "step_size", "eta_min", "momentum", "dampening", "beta1", "beta2", "eps",
@@ -92,18 +108,14 @@ def kernel_args(cfg: Config, n_rows: int) -> tuple:
     hp[C.HP_CENTERED] = float(cfg.centered)
     hp[C.HP_FIT_INTERCEPT] = float(cfg.fit_intercept)
     hp[C.HP_AVERAGE] = float(cfg.average)
+    hp[C.HP_OPTIMAL_INIT] = cfg.optimal_init
     loss = C.LOSSES[cfg.loss]
-    if cfg.learning_rate == "optimal":
-        cfg.optimal_init = float(optimal_init(loss, cfg.alpha, cfg.epsilon))
-        hp[C.HP_OPTIMAL_INIT] = cfg.optimal_init
-    if cfg.batch_size == 0:
-        cfg.batch_size = n_rows
     return (loss, C.PENALTIES[cfg.penalty], C.OPTIMIZERS[cfg.optimizer],
             C.SCHEDULES[cfg.learning_rate], cfg.batch_size, hp)
 
 
 def compare(cfg: Config, X, y, sw, epochs: int = 2, seed: int = 0, X_kernel=None,
-            model_only: bool = False):
+            model_only: bool = False, reference_cfg: Config | None = None):
     """Run kernel and reference side by side; return the worst relative deviation.
 
     Both start from the same state and consume the same permutations. ``X_kernel``
@@ -119,6 +131,7 @@ def compare(cfg: Config, X, y, sw, epochs: int = 2, seed: int = 0, X_kernel=None
     n, d = X.shape
     X_kernel = X if X_kernel is None else X_kernel
     codes = kernel_args(cfg, n)
+    cfg = resolve(cfg if reference_cfg is None else reference_cfg, n)
     loss, penalty, optimizer, schedule, batch, hp = codes
     rng = np.random.default_rng(seed)
     ref = [np.zeros(d + 1), reference.init_state(d), reference.init_counters(cfg.eta0)]

@@ -59,14 +59,23 @@ def test_float32_input_matches_float64(loss, optimizer):
 
 
 def test_deviation_is_detected():
-    """The comparison can fail: a perturbed hyperparameter on one side is caught."""
-    name, cfg = next(_grid.configurations(losses=("squared_error",), optimizers=("adam",)))
-    X, y, sw = _grid.make_data("squared_error")
-    assert _grid.compare(cfg, X, y, sw) <= 1e-10
-    cfg.beta1 = 0.9 * (1 + 1e-6)  # the reference now differs from the kernel's hp
-    _grid.kernel_args  # noqa: B018 - documents where the kernel side is built
-    loss, penalty, opt, sched, batch, hp = _grid.kernel_args(cfg, len(y))
-    assert hp[C.HP_BETA1] == cfg.beta1
+    """The comparison can fail: a 1e-6 change of one hyperparameter on one side is caught."""
+    import dataclasses
+
+    for opt in ("adam", "sgd", "rmsprop-centered-momentum"):
+        name, cfg = next(_grid.configurations(losses=("squared_error",), optimizers=(opt,)))
+        X, y, sw = _grid.make_data("squared_error")
+        assert _grid.compare(cfg, X, y, sw) <= 1e-10
+        nudged = dataclasses.replace(cfg, eta0=cfg.eta0 * (1 + 1e-6))
+        assert _grid.compare(cfg, X, y, sw, reference_cfg=nudged) > 1e-8, name
+
+
+def test_kernel_args_leaves_config_unchanged():
+    name, cfg = next(_grid.configurations(batch_sizes=(None,)))
+    cfg.learning_rate = "optimal"
+    before = repr(cfg)
+    _grid.kernel_args(cfg, 24)
+    assert repr(cfg) == before
 
 
 def test_nonfinite_row_stops_both_at_same_position():
