@@ -458,14 +458,20 @@ class _BaseSGD(EstimatorBase):
                 self._interrupt_committed = True
             raise
         self._commit(lins, problem, rng, n_iter=n_iter, pending=pending)
-        if not partial and not converged and self.tol is not None and max_iter > 1:
+        self._hit_max_iter = (not partial and not converged and self.tol is not None
+                              and max_iter > 1)
+        return self
+
+    def _warn_if_not_converged(self):
+        """scikit-learn's ConvergenceWarning, raised from the public ``fit`` (points at the caller)."""
+        if self.__dict__.pop("_hit_max_iter", False):
             from sklearn.exceptions import ConvergenceWarning
 
             warnings.warn(
                 "Maximum number of iteration reached before convergence. Consider increasing "
                 "max_iter to improve the fit.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return self
 
@@ -814,9 +820,10 @@ class SGDRegressor(_BaseSGD):
         -------
         self : SGDRegressor
         """
-        return self._atomic(self._fit_common, X, y, coef_init=coef_init,
-                            intercept_init=intercept_init, sample_weight=sample_weight,
-                            max_iter=self.max_iter, partial=False)
+        self._atomic(self._fit_common, X, y, coef_init=coef_init,
+                     intercept_init=intercept_init, sample_weight=sample_weight,
+                     max_iter=self.max_iter, partial=False)
+        return self._warn_if_not_converged()
 
     def partial_fit(self, X, y, sample_weight=None) -> SGDRegressor:
         """One epoch over ``X``, continuing parameters, optimizer state and ``t_``.
@@ -1001,8 +1008,9 @@ class SGDClassifier(_BaseSGD):
         -------
         self : SGDClassifier
         """
-        return self._atomic(self._fit_classifier, X, y, coef_init, intercept_init,
-                            sample_weight, False, None)
+        self._atomic(self._fit_classifier, X, y, coef_init, intercept_init,
+                     sample_weight, False, None)
+        return self._warn_if_not_converged()
 
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> SGDClassifier:
         """One epoch over ``X``; ``classes`` (all labels) is required on the first call.
