@@ -106,6 +106,7 @@ def loss_curves(
     *,
     title: str = "Training loss",
     log_y: bool | None = None,
+    log_x: bool = False,
 ) -> Figure:
     """Loss per epoch of several fitted estimators (or curves) on one axis.
 
@@ -125,6 +126,8 @@ def loss_curves(
         Axes title.
     log_y : bool, optional
         Logarithmic loss axis; default when every value is positive.
+    log_x : bool, default False
+        Logarithmic epoch axis (for curves of very different lengths).
 
     Returns
     -------
@@ -170,6 +173,8 @@ def loss_curves(
         log_y = finite.size > 0 and bool((finite > 0).all())
     if log_y:
         ax.set_yscale("log")
+    if log_x:
+        ax.set_xscale("symlog" if "iteration" in kinds else "log")
     ax.set_xlabel(" / ".join(sorted(kinds)))
     ax.set_ylabel("f(x)" if kinds == {"iteration"} else "mean training loss (objective per sample)")
     ax.set_title(title)
@@ -426,7 +431,11 @@ def learning_rate_schedules(
     if not schedules:
         raise ValueError("schedules is empty.")
     fig, ax = _figure(ax)
-    t = np.arange(1, int(n_updates) + 1, dtype=float)
+    n_updates = int(n_updates)
+    if n_updates < 1:
+        raise ValueError(f"n_updates must be >= 1, got {n_updates}.")
+    # at most ~4000 points: every update number for short runs, evenly spaced ones beyond
+    t = np.unique(np.linspace(1, n_updates, min(n_updates, 4000)).round())
     for label, spec in schedules.items():
         spec = dict(spec)
         name = spec.pop("learning_rate", "constant")

@@ -79,6 +79,7 @@ def test_loss_curves_inputs(fitted):
     res = minimize(f_quad, g_quad, [3.0, 2.0], eta0=0.1)
     fig = plot.loss_curves(res, labels=["plain"])
     assert labels_of(fig)[:2] == ("iteration", "f(x)")
+    assert plot.loss_curves([3.0, 2.0, 1.0], log_x=True).axes[0].get_xscale() == "log"
     with pytest.raises(TypeError, match="item 0"):
         plot.loss_curves([object()])
     with pytest.raises(ValueError, match="labels has 1 entries for 3"):
