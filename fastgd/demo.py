@@ -10,7 +10,7 @@ same example (used by the tests and ``fastgd demo --small``).
 
 >>> from fastgd import demo
 >>> result = demo.worked_example(size="small")
->>> result.values["w1"].round(8).tolist(), float(result.values["b1"])
+>>> result.values["w1"].round(8).tolist(), round(result.values["b1"], 8)
 ([1.6, 1.42666667], 0.32)
 
 The tutorials write the squared loss as ``mean((p - y)^2)``; fastgd (like scikit-learn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -274,3 +276,27 @@ def test_bad_function_outputs():
 
     with pytest.raises(ValueError, match=r"shape \(2,\).*iteration 2"):
         minimize(f_quad, shrinking_grad, X0)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_segments_join_seamlessly(monkeypatch, jit):
+    """The loops run in segments (memory grows with the steps taken): same result for any size."""
+    mod = sys.modules["fastgd.minimize"]  # the package attribute is the function
+    f, g = (f_quad_jit, g_quad_jit) if jit else (f_quad, g_quad)
+    kw = dict(optimizer="adam", eta0=0.1, max_iter=300, tol=1e-9)
+    whole = minimize(f, g, X0, **kw)
+    monkeypatch.setattr(mod, "_SEGMENT", 7)
+    pieces = minimize(f, g, X0, **kw)
+    assert (pieces.n_iter, pieces.message) == (whole.n_iter, whole.message)
+    np.testing.assert_array_equal(pieces.x_history, whole.x_history)
+    np.testing.assert_array_equal(pieces.f_history, whole.f_history)
+    np.testing.assert_array_equal(pieces.grad_norm_history, whole.grad_norm_history)
+    diverged = minimize(f, g, X0, eta0=0.6, max_iter=5000)
+    assert diverged.diverged and diverged.x_history.shape[0] == diverged.n_iter + 1
+    capped = minimize(f, g, X0, eta0=0.01, max_iter=21, tol=None)
+    assert capped.n_iter == 21 and capped.x_history.shape == (22, 2)
+
+
+def test_history_memory_follows_steps_taken():
+    res = minimize(f_quad, g_quad, X0, eta0=0.1, max_iter=10**9, tol=1e-3)
+    assert res.converged and res.x_history.shape == (res.n_iter + 1, 2)
