@@ -1,0 +1,978 @@
+"""Streaming: train on an endless sequence of ``(X, y)`` chunks with bounded memory.
+
+:func:`fit_stream` feeds chunks to ``estimator.partial_fit`` with a progress bar
+(tqdm, rows/s), progressive validation (test-then-train: each chunk is scored by
+the current model before the model learns it), periodic atomic checkpoints and
+interrupt safety. The readers :func:`read_npy`, :func:`read_csv`,
+:func:`read_parquet` and :func:`read_path` turn files (or a directory of chunk
+files) into such chunks, holding one chunk (plus one reader block) in memory
+whatever the file size.
+
+Because ``partial_fit`` is chunk-invariant, streaming a data set through
+:func:`fit_stream` with ``shuffle=False`` gives, bit for bit, the model that one
+``partial_fit`` call over the concatenated data gives (followed by ``flush()``),
+whatever the chunk sizes.
+
+Example
+-------
+>>> import numpy as np, fastgd
+>>> from fastgd.stream import fit_stream
+>>> rng = np.random.default_rng(0)
+>>> def chunks():
+...     for _ in range(20):
+...         X = rng.normal(size=(500, 3))
+...         yield X, X @ [1.0, -2.0, 0.5] + 0.3
+>>> report = fit_stream(fastgd.SGDRegressor(random_state=0), chunks(), progress=False)
+>>> report.rows, report.chunks, bool(report.score[-1] > 0.99)
+(10000, 20, True)
+
+Importing this module imports neither tqdm nor pyarrow: each is imported when
+first needed (a progress bar; a CSV or Parquet file). Parquet needs pyarrow
+(``pip install 'fastgd[stream]'``); CSV falls back to a slower pure-Python
+reader without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "ChunkReader",
+    "StreamReport",
+    "fit_stream",
+    "read_csv",
+    "read_npy",
+    "read_parquet",
+    "read_path",
+    "skip_rows",
+    "stream_position",
+]
+
+DEFAULT_CHUNK_ROWS = 10_000
+#: Suffixes :func:`read_path` understands (a directory may mix them).
+SUFFIXES = (".npy", ".csv", ".parquet", ".pq")
+_POSITION_SUFFIX = ".stream.json"
+_NPY_WINDOW_BYTES = 16 << 20  # re-map a .npy file after this many bytes: bounded RSS
+
+
+# --------------------------------------------------------------------------- report
+@dataclass
+class StreamReport:
+    """What :func:`fit_stream` did.
+
+    Attributes
+    ----------
+    rows : int
+        Rows passed to ``partial_fit`` by this call (rows skipped with ``skip_rows``
+        not counted; rows still waiting in the mini-batch buffer counted).
+    chunks : int
+        Chunks passed to ``partial_fit``.
+    seconds : float
+        Wall-clock time of the whole call (reading, validation, training, checkpoints).
+    rows_per_second : float
+        ``rows / seconds``.
+    position : int
+        Rows of the stream consumed, counting ``skip_rows``: where a resumed run starts.
+    chunk_rows : ndarray of shape (chunks,), int64
+        Rows of each chunk.
+    loss : ndarray of shape (chunks,), float64
+        Progressive validation: mean loss (the estimator's ``loss``, sample-weighted,
+        one-vs-rest problems averaged) of each chunk under the model *before* it
+        learned the chunk. NaN where not measured (the first chunk of an unfitted
+        estimator, or ``validate=False``).
+    score : ndarray of shape (chunks,), float64
+        Progressive R^2 (regressor) or accuracy (classifier), measured as ``loss``.
+    score_name : str
+        ``"r2"`` or ``"accuracy"``.
+    flushed_rows : int
+        Rows applied by the final ``flush()`` (0 if none waited or ``flush=False``).
+    checkpoints : int
+        Checkpoints written.
+    """
+
+    rows: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    rows_per_second: float = 0.0
+    position: int = 0
+    chunk_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    score: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    score_name: str = "r2"
+    flushed_rows: int = 0
+    checkpoints: int = 0
+
+    def progressive_loss(self) -> float:
+        """Row-weighted mean of the measured progressive losses (NaN if none)."""
+        return _weighted_nanmean(self.loss, self.chunk_rows)
+
+    def progressive_score(self) -> float:
+        """Row-weighted mean of the measured progressive scores (NaN if none)."""
+        return _weighted_nanmean(self.score, self.chunk_rows)
+
+
+def _weighted_nanmean(values: np.ndarray, weights: np.ndarray) -> float:
+    ok = np.isfinite(values)
+    if not ok.any():
+        return float("nan")
+    return float(np.average(values[ok], weights=weights[ok]))
+
+
+class _History:
+    """Per-chunk records in compact arrays (8 bytes per value, not Python floats)."""
+
+    def __init__(self):
+        self.rows = array("q")
+        self.loss = array("d")
+        self.score = array("d")
+
+    def fill(self, report: StreamReport) -> None:
+        report.chunk_rows = np.array(self.rows, dtype=np.int64)
+        report.loss = np.array(self.loss, dtype=np.float64)
+        report.score = np.array(self.score, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- losses
+def _log1pexp(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def _loss_values(loss: str, p: np.ndarray, y: np.ndarray, epsilon: float) -> np.ndarray:
+    """Vectorised ``L(p, y)`` of :func:`fastgd.reference.loss_value` (y in {-1, 1} for classifiers)."""
+    if loss == "squared_error":
+        return 0.5 * (p - y) ** 2
+    if loss == "huber":
+        a = np.abs(y - p)
+        return np.where(a <= epsilon, 0.5 * a * a, epsilon * (a - 0.5 * epsilon))
+    if loss == "epsilon_insensitive":
+        return np.maximum(np.abs(y - p) - epsilon, 0.0)
+    if loss == "squared_epsilon_insensitive":
+        return np.maximum(np.abs(y - p) - epsilon, 0.0) ** 2
+    if loss == "log_loss":
+        return _log1pexp(p) - (y > 0) * p
+    z = p * y
+    if loss == "hinge":
+        return np.maximum(1.0 - z, 0.0)
+    if loss == "perceptron":
+        return np.maximum(-z, 0.0)
+    if loss == "squared_hinge":
+        return np.maximum(1.0 - z, 0.0) ** 2
+    if loss == "modified_huber":
+        return np.where(z >= 1.0, 0.0, np.where(z >= -1.0, (1.0 - z) ** 2, -4.0 * z))
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def _is_classifier(estimator) -> bool:
+    return getattr(estimator, "_estimator_type", None) == "classifier"
+
+
+def _progressive(estimator, X, y, sw) -> tuple[float, float]:
+    """Mean loss and R^2 / accuracy of the current model on a chunk it has not seen yet."""
+    weights = np.ones(len(y)) if sw is None else np.asarray(sw, dtype=np.float64)
+    if weights.sum() <= 0:
+        return float("nan"), float("nan")
+    loss_name = getattr(estimator, "loss", "squared_error")
+    epsilon = float(getattr(estimator, "epsilon", 0.1))
+    y = np.asarray(y)
+    if _is_classifier(estimator):
+        scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
+        classes = estimator.classes_
+        if scores.ndim == 1:
+            signs = np.where(y == classes[1], 1.0, -1.0)
+            pred = classes[(scores > 0).astype(np.intp)]
+        else:
+            signs = np.where(y[:, None] == classes[None, :], 1.0, -1.0)
+            pred = classes[scores.argmax(axis=1)]
+        per_row = _loss_values(loss_name, scores, signs, epsilon)
+        if per_row.ndim == 2:
+            per_row = per_row.mean(axis=1)
+        score = np.average(pred == y, weights=weights)
+    else:
+        pred = np.asarray(estimator.predict(X), dtype=np.float64)
+        yf = y.astype(np.float64, copy=False)
+        per_row = _loss_values(loss_name, pred, yf, epsilon)
+        resid = np.sum(weights * (yf - pred) ** 2)
+        total = np.sum(weights * (yf - np.average(yf, weights=weights)) ** 2)
+        score = 1.0 - resid / total if total > 0 else (1.0 if resid == 0 else 0.0)
+    return float(np.average(per_row, weights=weights)), float(score)
+
+
+# --------------------------------------------------------------------------- checkpoints
+def _position_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + _POSITION_SUFFIX)
+
+
+def _save_checkpoint(estimator, checkpoint: Path, position: int, chunks: int) -> bool:
+    """Save the estimator (atomically, by ``estimator.save``) and its stream position.
+
+    The position goes to ``<checkpoint>.stream.json`` (also written atomically) with
+    the estimator's ``t_`` and buffered rows, so that :func:`stream_position` can tell
+    when the two files do not belong together. Returns False for an unfitted estimator.
+    """
+    if not hasattr(estimator, "coef_"):
+        return False
+    estimator.save(checkpoint)
+    record = {
+        "rows": int(position),
+        "chunks": int(chunks),
+        "t": float(estimator.t_),
+        "n_pending": int(getattr(estimator, "n_pending_", 0)),
+    }
+    side = _position_path(checkpoint)
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, side)
+    return True
+
+
+def stream_position(checkpoint: str | os.PathLike, estimator=None) -> int:
+    """Rows of the stream that the checkpoint written by :func:`fit_stream` has consumed.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        The ``checkpoint`` file given to :func:`fit_stream`.
+    estimator : SGDRegressor or SGDClassifier, optional
+        The estimator loaded from it (``fastgd.load(checkpoint)``); when given, its
+        ``t_`` and buffered rows must match the position record.
+
+    Returns
+    -------
+    int
+        Pass it as ``skip_rows`` to :func:`fit_stream` over the same stream to
+        continue where the checkpoint stands; 0 when there is no position record
+        (a checkpoint saved by ``estimator.save`` directly).
+
+    Raises
+    ------
+    ValueError
+        The position record is unreadable or belongs to another checkpoint.
+    """
+    side = _position_path(Path(checkpoint))
+    if not side.exists():
+        return 0
+    try:
+        record = json.loads(side.read_text())
+        rows = int(record["rows"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{side}: unreadable stream position ({exc}).") from None
+    if estimator is not None and (
+        float(record.get("t", -1)) != float(estimator.t_)
+        or int(record.get("n_pending", -1)) != int(getattr(estimator, "n_pending_", 0))
+    ):
+        raise ValueError(
+            f"{side} does not match {checkpoint} (the checkpoint was replaced or the save "
+            "was interrupted); delete the position file to start the stream from its beginning."
+        )
+    return rows
+
+
+def skip_rows(chunks: Iterable, n: int) -> Iterator[tuple]:
+    """Drop the first ``n`` rows of a stream of ``(X, y[, sample_weight])`` chunks.
+
+    A chunk straddling row ``n`` is cut; the rest pass unchanged.
+    """
+    if n < 0:
+        raise ValueError(f"skip_rows must be >= 0, got {n}.")
+    left = int(n)
+    for chunk in chunks:
+        if left == 0:
+            yield chunk
+            continue
+        rows = len(chunk[1])
+        if rows <= left:
+            left -= rows
+            continue
+        yield tuple(None if a is None else a[left:] for a in chunk)
+        left = 0
+
+
+_skip_rows = skip_rows  # fit_stream's parameter of the same name hides the function
+
+
+# --------------------------------------------------------------------------- fit_stream
+def _unpack(chunk, index: int):
+    if not isinstance(chunk, (tuple, list)) or len(chunk) not in (2, 3):
+        raise TypeError(
+            f"chunk {index} is a {type(chunk).__name__}; the stream must yield (X, y) or "
+            "(X, y, sample_weight) tuples."
+        )
+    X, y = chunk[0], chunk[1]
+    sw = chunk[2] if len(chunk) == 3 else None
+    return X, y, sw
+
+
+def fit_stream(
+    estimator,
+    chunks: Iterable,
+    *,
+    classes=None,
+    progress: bool = True,
+    validate: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    checkpoint_every_rows: int | None = None,
+    flush: bool = True,
+    total_rows: int | None = None,
+    skip_rows: int = 0,
+) -> StreamReport:
+    """Train ``estimator`` with ``partial_fit`` over a stream of chunks.
+
+    Parameters
+    ----------
+    estimator : SGDRegressor or SGDClassifier
+        Unfitted, or fitted / loaded from a checkpoint to continue a stream. Any
+        estimator with scikit-learn's ``partial_fit`` works; checkpoints need ``save``.
+    chunks : iterable of tuples
+        ``(X, y)`` or ``(X, y, sample_weight)``: X of shape (n_rows, n_features),
+        float32 or float64 (float64 C-contiguous X and float64 y take the fastest
+        path), y of shape (n_rows,), sample_weight of shape (n_rows,). Chunk sizes
+        may vary. A generator is consumed once; readers of this module can be
+        iterated again.
+    classes : array-like of shape (n_classes,), optional
+        All class labels; required for an unfitted classifier (passed on to
+        ``partial_fit``).
+    progress : bool, default=True
+        Show a tqdm progress bar on stderr, counting rows (rate in rows/s) with the
+        latest progressive loss and score in its postfix.
+    validate : bool, default=True
+        Progressive validation: before learning a chunk, record its mean loss and R^2
+        (regressor) or accuracy (classifier) under the current model. Skipped for the
+        first chunk of an unfitted estimator. Costs one prediction per chunk.
+    checkpoint : path-like, optional
+        Where to save the estimator (``estimator.save``, atomic: a crash mid-save
+        leaves the previous checkpoint) every ``checkpoint_every`` chunks /
+        ``checkpoint_every_rows`` rows, at the end, and when the stream is
+        interrupted. ``<checkpoint>.stream.json`` records the stream position; see
+        :func:`stream_position`.
+    checkpoint_every : int, optional
+        Save after every this many chunks.
+    checkpoint_every_rows : int, optional
+        Save as soon as this many rows were learned since the last save.
+    flush : bool, default=True
+        At the end of the stream call ``estimator.flush()``: with ``batch_size=B > 1``
+        the last ``n % B`` rows of the stream wait in ``partial_fit``'s buffer for a
+        complete mini-batch; ``flush`` applies them as one smaller batch (what ``fit``
+        does with the last batch of an epoch), so that no row is left unlearned. Pass
+        False when this stream will be continued later (the buffer is kept, also in
+        checkpoints, and the continued stream stays identical to one pass).
+    total_rows : int, optional
+        Length of the stream, for the progress bar's total and ETA (default: the
+        stream's ``total_rows`` attribute when it has one, as the readers here do).
+    skip_rows : int, default=0
+        Rows at the start of the stream already learned (resuming from a checkpoint:
+        ``skip_rows=stream_position(checkpoint)``); they are read and dropped.
+
+    Returns
+    -------
+    StreamReport
+        Rows, chunks, time, throughput and the progressive-validation history.
+
+    Raises
+    ------
+    KeyboardInterrupt, Exception
+        Whatever interrupts the stream (Ctrl-C, an error of the data source, a chunk
+        ``partial_fit`` refuses) is re-raised after the estimator is left at its last
+        completed chunk (``partial_fit`` applies a chunk entirely or not at all) and,
+        when ``checkpoint`` is given, saved there. The partial :class:`StreamReport`
+        is attached to the exception as ``exc.stream_report``. Divergence
+        (``fastgd``'s ``DivergenceError``) is re-raised without a checkpoint, so that a
+        diverged model does not replace the last good one.
+    """
+    if checkpoint_every is not None and int(checkpoint_every) < 1:
+        raise ValueError(f"checkpoint_every must be a positive number of chunks, got {checkpoint_every}.")
+    if checkpoint_every_rows is not None and int(checkpoint_every_rows) < 1:
+        raise ValueError(f"checkpoint_every_rows must be a positive number of rows, got {checkpoint_every_rows}.")
+    if (checkpoint_every or checkpoint_every_rows) and checkpoint is None:
+        raise ValueError("checkpoint_every / checkpoint_every_rows need a checkpoint path.")
+    if skip_rows < 0:
+        raise ValueError(f"skip_rows must be >= 0, got {skip_rows}.")
+    ck_path = None if checkpoint is None else Path(checkpoint)
+    if total_rows is None:
+        total_rows = getattr(chunks, "total_rows", None)
+    is_clf = _is_classifier(estimator)
+    score_name = "accuracy" if is_clf else "r2"
+    report = StreamReport(score_name=score_name, position=int(skip_rows))
+    history = _History()
+    fit = estimator.partial_fit
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_rows, initial=int(skip_rows), unit="rows", unit_scale=True,
+                   file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    since_ck_chunks = since_ck_rows = 0
+    t0 = time.perf_counter()
+    source = iter(chunks)
+    if skip_rows:
+        source = _skip_rows(source, skip_rows)
+    try:
+        index = 0
+        while True:
+            chunk = next(source, None)  # the data source's errors propagate from here
+            if chunk is None:
+                break
+            X, y, sw = _unpack(chunk, index)
+            n = len(y)
+            loss = score = math.nan
+            if validate and n and hasattr(estimator, "coef_"):
+                loss, score = _progressive(estimator, X, y, sw)
+            if is_clf:
+                fit(X, y, classes=classes, sample_weight=sw)
+            elif sw is None:
+                fit(X, y)
+            else:
+                fit(X, y, sample_weight=sw)
+            # the chunk is learned: account for it
+            index += 1
+            history.rows.append(n)
+            history.loss.append(loss)
+            history.score.append(score)
+            report.rows += n
+            report.chunks += 1
+            report.position += n
+            since_ck_chunks += 1
+            since_ck_rows += n
+            if bar is not None:
+                if not math.isnan(loss):
+                    bar.set_postfix({"loss": f"{loss:.4g}", score_name: f"{score:.4f}"},
+                                    refresh=False)
+                bar.update(n)
+            if ck_path is not None and (
+                (checkpoint_every and since_ck_chunks >= checkpoint_every)
+                or (checkpoint_every_rows and since_ck_rows >= checkpoint_every_rows)
+            ):
+                report.checkpoints += _save_checkpoint(estimator, ck_path, report.position,
+                                                       report.chunks)
+                since_ck_chunks = since_ck_rows = 0
+        if flush and hasattr(estimator, "flush") and getattr(estimator, "n_pending_", 0):
+            report.flushed_rows = int(estimator.n_pending_)
+            estimator.flush()
+        if ck_path is not None:
+            report.checkpoints += _save_checkpoint(estimator, ck_path, report.position,
+                                                   report.chunks)
+    except BaseException as exc:
+        _finish(report, history, t0)
+        from ._driver import DivergenceError
+
+        if ck_path is not None and not isinstance(exc, DivergenceError):
+            try:
+                report.checkpoints += _save_checkpoint(estimator, ck_path, report.position,
+                                                       report.chunks)
+            except Exception as save_exc:  # never hide the original error
+                print(f"fastgd.stream: could not save the checkpoint on interrupt: {save_exc}",
+                      file=sys.stderr)
+        try:
+            exc.stream_report = report
+        except AttributeError:  # pragma: no cover - exceptions without a __dict__
+            pass
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    _finish(report, history, t0)
+    return report
+
+
+def _finish(report: StreamReport, history: _History, t0: float) -> None:
+    report.seconds = time.perf_counter() - t0
+    report.rows_per_second = report.rows / report.seconds if report.seconds > 0 else 0.0
+    history.fill(report)
+
+
+# --------------------------------------------------------------------------- readers
+class ChunkReader:
+    """An iterable of ``(X, y)`` chunks read from a file; iterate it again to re-read.
+
+    Attributes
+    ----------
+    path : Path
+        The file or directory.
+    chunk_rows : int
+        Rows per chunk (the last chunk of a file may be shorter).
+    total_rows : int or None
+        Rows in the file(s) when known without reading them (.npy, Parquet), else None.
+    """
+
+    def __init__(self, path: Path, chunk_rows: int, total_rows: int | None,
+                 factory: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]):
+        self.path = path
+        self.chunk_rows = chunk_rows
+        self.total_rows = total_rows
+        self._factory = factory
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return self._factory()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({str(self.path)!r}, chunk_rows={self.chunk_rows}, "
+                f"total_rows={self.total_rows})")
+
+
+def _check_chunk_rows(chunk_rows) -> int:
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}.")
+    return int(chunk_rows)
+
+
+def _resolve_target(target, names: list[str], path) -> int:
+    """Column index of ``target`` (a name, or an index counting from the end if negative)."""
+    n = len(names)
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if not -n <= target < n:
+            raise ValueError(f"{path}: target column {target} is out of range for {n} columns.")
+        return int(target) % n
+    if isinstance(target, str):
+        if target in names:
+            return names.index(target)
+        raise ValueError(f"{path}: no column named {target!r}; columns are {names}.")
+    raise TypeError(f"target must be a column name or index, got {target!r}.")
+
+
+def _split(block: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) copies of a 2-D block: X C-contiguous without column ``t``, y float64."""
+    y = np.array(block[:, t], dtype=np.float64)
+    X = np.delete(block, t, axis=1)  # always a new C-contiguous array
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    return X, y
+
+
+def read_npy(
+    path_X: str | os.PathLike,
+    path_y: str | os.PathLike | None = None,
+    *,
+    target_column: int = -1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> ChunkReader:
+    """Chunks of a ``.npy`` file, memory-mapped: only the rows being read are in memory.
+
+    Parameters
+    ----------
+    path_X : path-like
+        2-D ``.npy`` array of shape (n_rows, n_columns), numeric dtype. Without
+        ``path_y`` it holds the features and the target column.
+    path_y : path-like, optional
+        1-D ``.npy`` array of shape (n_rows,): the target.
+    target_column : int, default=-1
+        Index of the target column in ``path_X`` when ``path_y`` is not given.
+    chunk_rows : int, default=10000
+        Rows per chunk.
+
+    Returns
+    -------
+    ChunkReader
+        Yields ``(X, y)``: X of shape (chunk_rows, n_features), C-contiguous float32
+        (for float32 files) or float64, and y of shape (chunk_rows,), float64, both
+        copies (the mapping is released as reading proceeds, so the process's
+        resident memory stays bounded by ~16 MB of mapped file plus one chunk).
+    """
+    chunk_rows = _check_chunk_rows(chunk_rows)
+    path_X = Path(path_X)
+    mm = np.load(path_X, mmap_mode="r", allow_pickle=False)
+    if mm.ndim != 2 or (path_y is None and mm.shape[1] < 2):
+        raise ValueError(
+            f"{path_X}: expected a 2-D array (rows x columns{'' if path_y else ', target included'}), "
+            f"got shape {mm.shape}."
+        )
+    if mm.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{path_X}: columns 0..{mm.shape[1] - 1} have non-numeric dtype {mm.dtype}; "
+            "fastgd reads numeric .npy arrays only."
+        )
+    n_rows, n_cols = mm.shape
+    row_bytes = max(1, mm.itemsize * n_cols)
+    del mm
+    t = None
+    if path_y is None:
+        t = _resolve_target(target_column, [str(i) for i in range(n_cols)], path_X)
+    else:
+        path_y = Path(path_y)
+        my = np.load(path_y, mmap_mode="r", allow_pickle=False)
+        if my.ndim != 1 or my.shape[0] != n_rows:
+            raise ValueError(f"{path_y}: expected a 1-D target of {n_rows} rows, got shape {my.shape}.")
+        if my.dtype.kind not in "biuf":
+            raise ValueError(f"{path_y}: the target has non-numeric dtype {my.dtype}.")
+        del my
+
+    window_rows = max(chunk_rows, _NPY_WINDOW_BYTES // row_bytes)
+
+    def chunks():
+        mx = my = None
+        mapped_from = 0
+        for start in range(0, n_rows, chunk_rows):
+            stop = min(start + chunk_rows, n_rows)
+            if mx is None or stop - mapped_from > window_rows:
+                # drop the old mapping (its pages leave the resident set) and map anew
+                mx = np.load(path_X, mmap_mode="r", allow_pickle=False)
+                my = None if path_y is None else np.load(path_y, mmap_mode="r", allow_pickle=False)
+                mapped_from = start
+            if t is not None:
+                X, y = _split(mx[start:stop], t)
+            else:
+                X = np.array(mx[start:stop], order="C")
+                if X.dtype not in (np.float32, np.float64):
+                    X = X.astype(np.float64)
+                y = np.array(my[start:stop], dtype=np.float64)
+            yield X, y
+        mx = my = None
+
+    return ChunkReader(path_X, chunk_rows, n_rows, chunks)
+
+
+class _Rechunker:
+    """Collect column blocks of any length into (X, y) chunks of exactly ``chunk_rows``."""
+
+    def __init__(self, chunk_rows: int, t: int):
+        self.chunk_rows = chunk_rows
+        self.t = t
+        self.pieces: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, block: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        self.pieces.append(block)
+        self.count += block.shape[0]
+        if self.count < self.chunk_rows:
+            return
+        data = np.concatenate(self.pieces) if len(self.pieces) > 1 else self.pieces[0]
+        full = (data.shape[0] // self.chunk_rows) * self.chunk_rows
+        for start in range(0, full, self.chunk_rows):
+            yield _split(data[start:start + self.chunk_rows], self.t)
+        rest = data[full:]
+        self.pieces = [rest.copy()] if rest.shape[0] else []
+        self.count = rest.shape[0]
+
+    def finish(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if self.count:
+            data = np.concatenate(self.pieces)
+            self.pieces, self.count = [], 0
+            yield _split(data, self.t)
+
+
+def _import_pyarrow(what: str):
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            f"{what} needs pyarrow, which is not installed: pip install 'fastgd[stream]' "
+            "(or pip install pyarrow)."
+        ) from None
+    import pyarrow
+
+    return pyarrow
+
+
+def _looks_numeric(field_text: str) -> bool:
+    try:
+        float(field_text)
+    except ValueError:
+        return field_text.strip() == ""
+    return True
+
+
+def _csv_layout(path: Path, delimiter: str, header) -> tuple[list[str], bool]:
+    """Column names and whether the first line is a header."""
+    with path.open(newline="") as fh:
+        first = next(csv.reader(fh, delimiter=delimiter), None)
+    if first is None:
+        raise ValueError(f"{path}: the file is empty.")
+    if header == "infer":
+        has_header = not all(_looks_numeric(v) for v in first)
+    elif header in (True, False, None):
+        has_header = bool(header)
+    else:
+        raise ValueError(f"header must be 'infer', True or False, got {header!r}.")
+    names = [v.strip() for v in first] if has_header else [str(i) for i in range(len(first))]
+    return names, has_header
+
+
+def _block_to_float(columns: list) -> np.ndarray:
+    """Stack converted columns into a C-ordered float64 block (rows x columns)."""
+    n = len(columns[0]) if columns else 0
+    block = np.empty((n, len(columns)), dtype=np.float64)
+    for j, col in enumerate(columns):
+        block[:, j] = col
+    return block
+
+
+def read_csv(
+    path: str | os.PathLike,
+    *,
+    target: int | str = -1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    delimiter: str = ",",
+    header: str | bool = "infer",
+    engine: str = "auto",
+) -> ChunkReader:
+    """Chunks of a CSV file of numbers, read as a stream (bounded memory).
+
+    Parameters
+    ----------
+    path : path-like
+        CSV file: one row per line, every column numeric (empty fields become NaN,
+        which ``partial_fit`` then refuses).
+    target : int or str, default=-1
+        The target column, by index (negative counts from the end) or header name.
+    chunk_rows : int, default=10000
+        Rows per chunk.
+    delimiter : str, default=","
+    header : {'infer', True, False}, default='infer'
+        Whether the first line holds column names; 'infer': it does when one of its
+        fields is not a number.
+    engine : {'auto', 'pyarrow', 'python'}, default='auto'
+        pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``, blocks of ~4 MB)
+        when installed, else a pure-Python line reader (slower, same result).
+
+    Returns
+    -------
+    ChunkReader
+        Yields ``(X, y)``: X of shape (chunk_rows, n_columns - 1), C-contiguous
+        float64; y of shape (chunk_rows,), float64.
+
+    Raises
+    ------
+    ValueError
+        A non-numeric column (named in the message), an unknown target, an empty file.
+    """
+    chunk_rows = _check_chunk_rows(chunk_rows)
+    path = Path(path)
+    if len(delimiter) != 1:
+        raise ValueError(f"delimiter must be one character, got {delimiter!r}.")
+    names, has_header = _csv_layout(path, delimiter, header)
+    t = _resolve_target(target, names, path)
+    if engine not in ("auto", "pyarrow", "python"):
+        raise ValueError(f"engine must be 'auto', 'pyarrow' or 'python', got {engine!r}.")
+    use_arrow = engine == "pyarrow"
+    if engine == "auto":
+        try:
+            import pyarrow.csv  # noqa: F401
+
+            use_arrow = True
+        except ImportError:
+            use_arrow = False
+    if use_arrow:
+        _import_pyarrow("read_csv(engine='pyarrow')")
+    factory = (_arrow_csv_chunks if use_arrow else _python_csv_chunks)
+    return ChunkReader(path, chunk_rows, None,
+                       lambda: factory(path, names, has_header, t, chunk_rows, delimiter))
+
+
+def _column_error(path, name, detail) -> ValueError:
+    return ValueError(
+        f"{path}: column {name!r} is not numeric ({detail}); fastgd trains on numbers only: "
+        "encode or drop it first."
+    )
+
+
+def _arrow_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read_options = pcsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))],
+                                    skip_rows=1 if has_header else 0, block_size=4 << 20)
+    convert = pcsv.ConvertOptions(column_types={f"c{i}": pa.float64() for i in range(len(names))})
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    rechunk = _Rechunker(chunk_rows, t)
+    try:
+        reader = pcsv.open_csv(path, read_options=read_options, parse_options=parse,
+                               convert_options=convert)
+        with reader:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                if batch.num_rows == 0:
+                    continue
+                cols = [batch.column(j).to_numpy(zero_copy_only=False)
+                        for j in range(batch.num_columns)]
+                yield from rechunk.add(_block_to_float(cols))
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        for i, name in enumerate(names):
+            if f"column #{i}:" in message or f"'c{i}'" in message:
+                raise _column_error(path, name, message.splitlines()[0]) from None
+        raise ValueError(f"{path}: {message}") from None
+    yield from rechunk.finish()
+
+
+def _python_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
+    rechunk = _Rechunker(chunk_rows, t)
+    width = len(names)
+
+    def convert(rows, first_line):
+        if any(len(r) != width for r in rows):
+            bad = next(i for i, r in enumerate(rows) if len(r) != width)
+            raise ValueError(f"{path}: line {first_line + bad} has {len(rows[bad])} fields, "
+                             f"expected {width}.")
+        cells = np.array(rows, dtype=object).reshape(len(rows), width)
+        cols = []
+        for j in range(width):
+            col = cells[:, j]
+            try:
+                cols.append(col.astype(np.float64))
+            except ValueError:
+                col = np.where(np.char.strip(col.astype(str)) == "", "nan", col)
+                try:
+                    cols.append(col.astype(np.float64))
+                except ValueError as exc:
+                    raise _column_error(path, names[j], str(exc)) from None
+        return _block_to_float(cols)
+
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        if has_header:
+            next(reader, None)
+        line = 2 if has_header else 1
+        rows: list[list[str]] = []
+        for row in reader:
+            if not row:
+                line += 1
+                continue
+            rows.append(row)
+            if len(rows) == chunk_rows:
+                yield from rechunk.add(convert(rows, line))
+                line += len(rows)
+                rows = []
+        if rows:
+            yield from rechunk.add(convert(rows, line))
+    yield from rechunk.finish()
+
+
+def read_parquet(
+    path: str | os.PathLike,
+    *,
+    target: int | str = -1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> ChunkReader:
+    """Chunks of a Parquet file (``pyarrow.parquet.ParquetFile.iter_batches``).
+
+    Parameters
+    ----------
+    path : path-like
+        Parquet file whose columns are all numeric (integer, float or boolean; nulls
+        become NaN, which ``partial_fit`` then refuses).
+    target : int or str, default=-1
+        The target column, by name or index (negative counts from the end).
+    chunk_rows : int, default=10000
+        Rows per chunk (batches are re-cut across row groups to this size).
+
+    Returns
+    -------
+    ChunkReader
+        Yields ``(X, y)``: X of shape (chunk_rows, n_columns - 1), C-contiguous
+        float64; y of shape (chunk_rows,), float64. ``total_rows`` is known.
+
+    Raises
+    ------
+    ImportError
+        pyarrow is not installed (``pip install 'fastgd[stream]'``).
+    ValueError
+        A non-numeric column (named), an unknown target.
+    """
+    chunk_rows = _check_chunk_rows(chunk_rows)
+    pa = _import_pyarrow("read_parquet")
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    names = list(schema.names)
+    for fld in schema:
+        if not (pa.types.is_integer(fld.type) or pa.types.is_floating(fld.type)
+                or pa.types.is_boolean(fld.type)):
+            raise _column_error(path, fld.name, f"type {fld.type}")
+    t = _resolve_target(target, names, path)
+    total = pf.metadata.num_rows
+    pf.close()
+
+    def chunks():
+        rechunk = _Rechunker(chunk_rows, t)
+        with pq.ParquetFile(path) as f:
+            for batch in f.iter_batches(batch_size=chunk_rows):
+                if batch.num_rows == 0:
+                    continue
+                cols = [np.asarray(batch.column(j).to_numpy(zero_copy_only=False),
+                                   dtype=np.float64) for j in range(batch.num_columns)]
+                yield from rechunk.add(_block_to_float(cols))
+        yield from rechunk.finish()
+
+    return ChunkReader(path, chunk_rows, total, chunks)
+
+
+def _reader_for(path: Path, target, chunk_rows, delimiter, header) -> ChunkReader:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        if isinstance(target, str):
+            raise ValueError(f"{path}: .npy columns have no names; give target as an index.")
+        return read_npy(path, target_column=target, chunk_rows=chunk_rows)
+    if suffix == ".csv":
+        return read_csv(path, target=target, chunk_rows=chunk_rows, delimiter=delimiter,
+                        header=header)
+    if suffix in (".parquet", ".pq"):
+        return read_parquet(path, target=target, chunk_rows=chunk_rows)
+    raise ValueError(
+        f"{path}: unknown file type {path.suffix!r}; fastgd reads {', '.join(SUFFIXES)} files."
+    )
+
+
+def read_path(
+    path_or_dir: str | os.PathLike,
+    *,
+    target: int | str = -1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    delimiter: str = ",",
+    header: str | bool = "infer",
+) -> ChunkReader:
+    """Chunks of a ``.npy`` / ``.csv`` / ``.parquet`` file, or of a directory of them.
+
+    Parameters
+    ----------
+    path_or_dir : path-like
+        A file (dispatched on its suffix to :func:`read_npy`, :func:`read_csv` or
+        :func:`read_parquet`) or a directory whose files are read one after the
+        other in sorted name order (hidden files ignored; any other suffix is an
+        error, so that no data is skipped silently). The files may mix formats but
+        must have the same columns.
+    target : int or str, default=-1
+        Target column, by index or (CSV header, Parquet) name.
+    chunk_rows : int, default=10000
+        Rows per chunk; the last chunk of each file may be shorter.
+    delimiter, header :
+        For CSV files, see :func:`read_csv`.
+
+    Returns
+    -------
+    ChunkReader
+        Yields ``(X, y)`` as the readers above; ``total_rows`` is known when every
+        file's row count is (no CSV).
+    """
+    chunk_rows = _check_chunk_rows(chunk_rows)
+    path = Path(path_or_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory.")
+    if not path.is_dir():
+        return _reader_for(path, target, chunk_rows, delimiter, header)
+    files = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.is_file())
+    if not files:
+        raise ValueError(f"{path}: the directory holds no chunk files.")
+    readers = [_reader_for(p, target, chunk_rows, delimiter, header) for p in files]
+    totals = [r.total_rows for r in readers]
+    total = None if any(v is None for v in totals) else int(sum(totals))
+
+    def chunks():
+        for reader in readers:
+            yield from reader
+
+    return ChunkReader(path, chunk_rows, total, chunks)
