@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .checkpoint import load
 from .estimators import SGDClassifier, SGDRegressor
-from .minimize import MinimizeResult, minimize
+from ._minimize import MinimizeResult, minimize
 
 __version__ = "0.1.0"
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .estimators import SGDClassifier, SGDRegressor
-from .minimize import minimize
+from ._minimize import minimize
 
 __all__ = ["EXAMPLES", "ExampleResult", "run_examples"]
 

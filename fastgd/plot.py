@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .minimize import MinimizeResult, _build, minimize
+from ._minimize import MinimizeResult, _build, minimize
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

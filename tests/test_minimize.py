@@ -281,7 +281,7 @@ def test_bad_function_outputs():
 @pytest.mark.parametrize("jit", [False, True])
 def test_segments_join_seamlessly(monkeypatch, jit):
     """The loops run in segments (memory grows with the steps taken): same result for any size."""
-    mod = sys.modules["fastgd.minimize"]  # the package attribute is the function
+    mod = sys.modules["fastgd._minimize"]
     f, g = (f_quad_jit, g_quad_jit) if jit else (f_quad, g_quad)
     kw = dict(optimizer="adam", eta0=0.1, max_iter=300, tol=1e-9)
     whole = minimize(f, g, X0, **kw)
