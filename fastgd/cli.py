@@ -1,8 +1,9 @@
 """The ``fastgd`` command: ``verify``, ``fit`` and ``demo``.
 
 ``fastgd verify``  kernels against fastgd.reference over the option grid on this machine
-``fastgd fit``     train on a CSV or .npy file; print/save coefficients and the loss curve
-``fastgd demo``    a short fit next to scikit-learn's, with timings (fastgd/demo.py)
+``fastgd fit``     stream a CSV/.npy/Parquet file or directory through partial_fit (resumable)
+``fastgd demo``    the tutorials' examples with tables and figures (fastgd/demo.py)
+``fastgd bench``   the benchmark sweep and its report (fastgd/benchmark.py)
 """
 
 from __future__ import annotations
@@ -69,55 +70,157 @@ def _parse_value(text: str):
         return None if text == "None" else text
 
 
-def _load_table(path: Path, target: int, delimiter: str):
-    if path.suffix == ".npy":
-        data = np.load(path, allow_pickle=False)
-    else:
-        with path.open() as fh:
-            first = fh.readline()
-        has_header = any(c.isalpha() for c in first.replace("e", "").replace("E", ""))
-        data = np.loadtxt(path, delimiter=delimiter, skiprows=1 if has_header else 0, ndmin=2)
-    if data.ndim != 2 or data.shape[1] < 2:
-        raise SystemExit(f"{path}: expected a 2-D table with features and a target column.")
-    y = data[:, target]
-    X = np.delete(data, target % data.shape[1], axis=1)
-    return np.ascontiguousarray(X), y
+def _load_table(path: Path, target, delimiter: str, chunk_rows: int):
+    """A re-iterable reader of ``(X, y)`` chunks of a file or a directory of chunk files."""
+    from .stream import read_path
+
+    return read_path(path, target=target, chunk_rows=chunk_rows, delimiter=delimiter)
+
+
+def _target(text: str):
+    """``--target``: an integer index, else a column name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _finite_or_none(values) -> list:
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=np.float64)]
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from .checkpoint import load
     from .estimators import SGDClassifier, SGDRegressor
+    from .stream import fit_stream, stream_position
 
-    X, y = _load_table(Path(args.data), args.target, args.delimiter)
-    params = dict(kv.split("=", 1) for kv in args.param)
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}.")
+    if args.checkpoint_every is not None and args.checkpoint is None:
+        raise ValueError("--checkpoint-every needs --checkpoint FILE.")
+    reader = _load_table(Path(args.data), _target(args.target), args.delimiter, args.chunk_rows)
+    params = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in args.param)
     params = {k: _parse_value(v) for k, v in params.items()}
     cls = SGDClassifier if args.classifier else SGDRegressor
-    model = cls(**params)
-    t0 = time.perf_counter()
-    model.fit(X, y)
-    elapsed = time.perf_counter() - t0
+    position = 0
+    if args.resume:
+        model = load(args.resume)
+        if not isinstance(model, cls):
+            raise ValueError(
+                f"--resume {args.resume} holds a {type(model).__name__}; "
+                + ("drop" if args.classifier else "add") + " --classifier."
+            )
+        current = model.get_params()
+        for name, value in params.items():
+            if name not in current:
+                raise ValueError(f"--param {name}: {cls.__name__} has no parameter {name!r}.")
+            if current[name] != value:
+                raise ValueError(
+                    f"--param {name}={value!r} differs from the checkpoint's {name}="
+                    f"{current[name]!r}; a resumed run keeps the checkpoint's parameters "
+                    "(drop the --param)."
+                )
+        position = stream_position(args.resume, model)
+    else:
+        model = cls(**params)
+
+    classes = None
+    if args.classifier and not hasattr(model, "classes_"):
+        if args.classes:
+            classes = np.array([float(v) for v in args.classes.split(",")])
+        else:  # a first pass over the targets: partial_fit must know every class up front
+            found = [np.unique(y) for _, y in reader]
+            classes = np.unique(np.concatenate(found)) if found else np.zeros(0)
+
+    per_epoch = reader.total_rows
+    epoch_ends: list[int] = []  # stream position at the end of each epoch
+
+    def stream():
+        pos = 0
+        for _ in range(args.epochs):
+            for X, y in reader:
+                pos += len(y)
+                yield X, y
+            epoch_ends.append(pos)
+
+    try:
+        report = fit_stream(
+            model, stream(), classes=classes, progress=not args.no_progress,
+            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            total_rows=None if per_epoch is None else per_epoch * args.epochs,
+            skip_rows=position,
+        )
+    except KeyboardInterrupt as exc:
+        done = getattr(exc, "stream_report", None)
+        where = "" if done is None else f" at row {done.position} of the stream"
+        saved = (f"; the model up to there is in {args.checkpoint}: continue with "
+                 f"--resume {args.checkpoint}") if args.checkpoint else ""
+        print(f"fastgd fit: interrupted{where}{saved}.", file=sys.stderr)
+        return 130
+    if not hasattr(model, "coef_"):
+        raise ValueError(f"{args.data}: no rows to train on.")
+
+    starts = position + np.concatenate([[0], np.cumsum(report.chunk_rows)[:-1]]).astype(np.int64)
+    epoch_of = np.searchsorted(np.asarray(epoch_ends, dtype=np.int64), starts, side="right")
+    epoch_loss, epoch_score = [], []
+    for e in range(args.epochs):
+        mask = epoch_of == e
+        if not mask.any():
+            continue
+        epoch_loss.append((e + 1, _nanmean(report.loss[mask], report.chunk_rows[mask])))
+        epoch_score.append((e + 1, _nanmean(report.score[mask], report.chunk_rows[mask])))
+    name = report.score_name
     result = {
         "estimator": cls.__name__,
-        "params": {k: v for k, v in model.get_params().items() if v is not None},
-        "n_samples": int(X.shape[0]),
-        "n_features": int(X.shape[1]),
+        "params": {k: v for k, v in model.get_params().items()
+                   if v is None or isinstance(v, (bool, int, float, str))},
+        "data": str(args.data),
+        "rows_per_epoch": epoch_ends[0] if epoch_ends else per_epoch,
+        "n_features": int(model.n_features_in_),
+        "epochs": args.epochs,
+        "resumed_at_row": position,
+        "rows": report.rows,
+        "chunks": report.chunks,
         "coef": np.asarray(model.coef_).tolist(),
         "intercept": np.asarray(model.intercept_).tolist(),
-        "n_iter": int(model.n_iter_),
+        "t": float(model.t_),
         "loss_curve": [float(v) for v in model.loss_curve_],
-        "score": float(model.score(X, y)),
-        "fit_seconds": elapsed,
+        "progressive": {
+            "chunk_rows": report.chunk_rows.tolist(),
+            "epoch": (epoch_of + 1).tolist(),
+            "loss": _finite_or_none(report.loss),
+            name: _finite_or_none(report.score),
+        },
+        "epoch_loss": _finite_or_none([v for _, v in epoch_loss]),
+        f"epoch_{name}": _finite_or_none([v for _, v in epoch_score]),
+        "score_name": name,
+        "score": _finite_or_none([epoch_score[-1][1] if epoch_score else np.nan])[0],
+        "fit_seconds": report.seconds,
+        "rows_per_second": report.rows_per_second,
+        "checkpoint": args.checkpoint,
     }
+    if hasattr(model, "classes_"):
+        result["classes"] = np.asarray(model.classes_).tolist()
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"{cls.__name__} on {X.shape[0]} x {X.shape[1]} in {elapsed:.3f} s, "
-          f"{model.n_iter_} epochs, training score {result['score']:.6g}")
+    print(f"{cls.__name__} on {report.rows} rows x {model.n_features_in_} features "
+          f"({report.chunks} chunks, {args.epochs} epoch{'s' if args.epochs > 1 else ''}"
+          f"{f', resumed at row {position}' if position else ''}) in {report.seconds:.3f} s, "
+          f"{report.rows_per_second:,.0f} rows/s")
     print("coef:", np.array2string(np.asarray(model.coef_), precision=6))
     print("intercept:", np.array2string(np.asarray(model.intercept_), precision=6))
-    curve = result["loss_curve"]
-    shown = curve if len(curve) <= 10 else curve[:5] + curve[-5:]
-    print("loss curve (mean loss per epoch):", ", ".join(f"{v:.6g}" for v in shown),
-          "" if len(curve) <= 10 else f"({len(curve)} epochs, first and last 5)")
+    if epoch_loss:
+        print("progressive validation (test-then-train) per epoch: "
+              + ", ".join(f"epoch {e}: loss {v:.6g} {name} {s:.4f}"
+                          for (e, v), (_, s) in zip(epoch_loss, epoch_score, strict=True)))
+    if args.checkpoint:
+        print(f"checkpoint: {args.checkpoint}")
     return 0
+
+
+def _nanmean(values, weights) -> float:
+    ok = np.isfinite(values)
+    return float(np.average(values[ok], weights=weights[ok])) if ok.any() else float("nan")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,14 +233,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-10, help="float64 tolerance")
     p.set_defaults(func=_verify)
 
-    p = sub.add_parser("fit", help="fit a model on a CSV or .npy table")
-    p.add_argument("data", help="CSV (optional header) or .npy file: features and a target column")
-    p.add_argument("--target", type=int, default=-1, help="index of the target column")
-    p.add_argument("--delimiter", default=",")
+    p = sub.add_parser(
+        "fit", help="stream a model over a CSV/.npy/Parquet file or a directory of chunk files",
+        description="Train with partial_fit chunk by chunk (memory bounded by --chunk-rows), "
+        "with a progress bar, progressive validation and optional checkpoints. At the end "
+        "of the stream a waiting incomplete mini-batch is applied (flush).",
+    )
+    p.add_argument("data", help="a .csv (optional header), .npy or .parquet file, or a "
+                   "directory of such chunk files (read in sorted name order)")
+    p.add_argument("--target", default="-1",
+                   help="target column: index (default -1, the last) or CSV/Parquet name")
+    p.add_argument("--delimiter", default=",", help="CSV delimiter")
     p.add_argument("--classifier", action="store_true", help="SGDClassifier (default regressor)")
+    p.add_argument("--classes", metavar="A,B,...",
+                   help="classifier labels (default: found by a first pass over the targets)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="estimator parameter, e.g. --param optimizer=adam --param batch_size=32")
-    p.add_argument("--out", help="write coefficients and loss curve to this JSON file")
+    p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per chunk (10000)")
+    p.add_argument("--epochs", type=int, default=1,
+                   help="passes over the data, one stream (default 1)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="save the training state here at the end, on Ctrl-C and every "
+                   "--checkpoint-every chunks (.npz; FILE.stream.json holds the position)")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="chunks between checkpoints")
+    p.add_argument("--resume", metavar="FILE",
+                   help="load the estimator from this checkpoint and continue the stream where "
+                   "it stopped (same data, --chunk-rows and --epochs count from the start)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", help="write coefficients, loss and progressive scores to this JSON")
     p.set_defaults(func=_fit)
 
     # Subcommands that live in their own modules register themselves: each module
