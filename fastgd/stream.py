@@ -413,6 +413,7 @@ def fit_stream(
         bar = tqdm(total=total_rows, initial=int(skip_rows), unit="rows", unit_scale=True,
                    file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
     since_ck_chunks = since_ck_rows = 0
+    in_flight = None
     t0 = time.perf_counter()
     source = iter(chunks)
     if skip_rows:
@@ -428,20 +429,18 @@ def fit_stream(
             loss = score = math.nan
             if validate and n and hasattr(estimator, "coef_"):
                 loss, score = _progressive(estimator, X, y, sw)
+            # a Ctrl-C landing after partial_fit returned but before the bookkeeping
+            # below is told apart by the estimator's update counter (see the handler)
+            in_flight = (n, loss, score, _signature(estimator))
             if is_clf:
                 fit(X, y, classes=classes, sample_weight=sw)
             elif sw is None:
                 fit(X, y)
             else:
                 fit(X, y, sample_weight=sw)
-            # the chunk is learned: account for it
+            _account(report, history, n, loss, score)  # the chunk is learned
+            in_flight = None
             index += 1
-            history.rows.append(n)
-            history.loss.append(loss)
-            history.score.append(score)
-            report.rows += n
-            report.chunks += 1
-            report.position += n
             since_ck_chunks += 1
             since_ck_rows += n
             if bar is not None:
@@ -463,6 +462,8 @@ def fit_stream(
             report.checkpoints += _save_checkpoint(estimator, ck_path, report.position,
                                                    report.chunks)
     except BaseException as exc:
+        if in_flight is not None and in_flight[0] and _signature(estimator) != in_flight[3]:
+            _account(report, history, *in_flight[:3])  # applied, not yet accounted
         _finish(report, history, t0)
         from ._driver import DivergenceError
 
@@ -483,6 +484,20 @@ def fit_stream(
             bar.close()
     _finish(report, history, t0)
     return report
+
+
+def _signature(estimator) -> tuple:
+    """Changes whenever ``partial_fit`` applies a non-empty chunk (updates or buffered rows)."""
+    return getattr(estimator, "t_", None), getattr(estimator, "n_pending_", None)
+
+
+def _account(report: StreamReport, history: _History, n: int, loss: float, score: float) -> None:
+    history.rows.append(n)
+    history.loss.append(loss)
+    history.score.append(score)
+    report.rows += n
+    report.chunks += 1
+    report.position += n
 
 
 def _finish(report: StreamReport, history: _History, t0: float) -> None:

@@ -9,6 +9,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastgd
 from fastgd import SGDClassifier, SGDRegressor, stream
@@ -382,6 +384,54 @@ def test_interrupted_stream_keeps_completed_chunks_and_resumes(tmp_path, exc, ba
     stream.fit_stream(full, iter(chunks), progress=False)
     _same(resumed, full)
     assert stream.stream_position(ck) == N
+
+
+def test_ctrl_c_just_after_an_update_counts_that_chunk(tmp_path):
+    X, y = _data()
+    chunks = _pieces(X, y, SIZES)
+    model = SGDRegressor(shuffle=False, batch_size=8)
+    calls = []
+
+    def partial_fit(X, y, sample_weight=None):
+        """Ctrl-C arriving just after partial_fit returned, before fit_stream's bookkeeping."""
+        SGDRegressor.partial_fit(model, X, y, sample_weight=sample_weight)
+        calls.append(len(y))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return model
+
+    model.partial_fit = partial_fit
+    ck = tmp_path / "ck.npz"
+    with pytest.raises(KeyboardInterrupt) as info:
+        stream.fit_stream(model, chunks, progress=False, checkpoint=ck)
+    assert info.value.stream_report.chunks == 3
+    position = stream.stream_position(ck, fastgd.load(ck))
+    assert position == sum(SIZES[:3])
+    resumed = fastgd.load(ck)
+    stream.fit_stream(resumed, chunks, progress=False, skip_rows=position)
+    _same(resumed, SGDRegressor(shuffle=False, batch_size=8).partial_fit(X, y).flush())
+
+
+@settings(max_examples=15, deadline=None)
+@given(chunk_rows=st.integers(1, 400), batch_size=st.sampled_from([1, 3, 8, None]),
+       skip=st.integers(0, 600))
+def test_read_npy_any_chunk_rows_equals_one_pass(tmp_path_factory, chunk_rows, batch_size, skip):
+    path = tmp_path_factory.getbasetemp() / "hyp.npy"
+    if not path.exists():
+        np.save(path, _table(n=600))
+    T = np.load(path)
+    kw = dict(shuffle=False, batch_size=batch_size, optimizer="momentum", momentum=0.5)
+    streamed = SGDRegressor(**kw)
+    stream.fit_stream(streamed, stream.read_npy(path, chunk_rows=chunk_rows), progress=False)
+    one = SGDRegressor(**kw).partial_fit(T[:, :-1], T[:, -1]).flush()
+    _same(streamed, one)
+    # resuming after `skip` rows learned in one piece gives the same model again
+    head = SGDRegressor(**kw)
+    if skip:
+        head.partial_fit(T[:skip, :-1], T[:skip, -1])
+    stream.fit_stream(head, stream.read_npy(path, chunk_rows=chunk_rows), progress=False,
+                      skip_rows=skip)
+    _same(head, one)
 
 
 def test_failed_chunk_leaves_model_at_previous_chunk(tmp_path):
