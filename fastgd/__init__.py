@@ -6,9 +6,9 @@ and :mod:`fastgd.reference` (the pure-NumPy twin of every kernel).
 
 from __future__ import annotations
 
+from ._minimize import MinimizeResult, minimize
 from .checkpoint import load
 from .estimators import SGDClassifier, SGDRegressor
-from ._minimize import MinimizeResult, minimize
 
 __version__ = "0.1.0"
 

@@ -70,6 +70,12 @@ def _string_array(values, name):
 
 def save(estimator, path) -> Path:
     """Write the complete training state of a fitted ``estimator`` to ``path`` (.npz)."""
+    if type(estimator).__name__ not in ("SGDRegressor", "SGDClassifier") or (
+            type(estimator).__module__ != "fastgd.estimators"):
+        raise TypeError(
+            f"checkpoints hold fastgd.SGDRegressor and fastgd.SGDClassifier, not "
+            f"{type(estimator).__qualname__}; pickle a subclass instead."
+        )
     if not hasattr(estimator, "_lins"):
         raise ValueError(f"{type(estimator).__name__} is not fitted: nothing to save.")
     arrays = {}

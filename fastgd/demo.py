@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .estimators import SGDClassifier, SGDRegressor
 from ._minimize import minimize
+from .estimators import SGDClassifier, SGDRegressor
 
 __all__ = ["EXAMPLES", "ExampleResult", "run_examples"]
 

@@ -35,7 +35,7 @@ from ._kernels import run_epoch
 _FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # partial_fit appends one loss per chunk; on an endless stream only the most recent
 # _MAX_CURVE to 2 * _MAX_CURVE entries are kept
-_MAX_CURVE = 10_000
+_MAX_CURVE = 1_000
 
 
 def _validate_data(*args, **kwargs):
@@ -366,23 +366,35 @@ class _BaseSGD(EstimatorBase):
         return score
 
     def _publish(self, lins, problem):
-        """Copy the served parameters (averaged when averaging has started) to the attributes."""
+        """Copy the served parameters (averaged when averaging has started) to the attributes.
+
+        O(d) per call: ``loss_curve_`` is computed from the models only when read.
+        """
         if len(lins) == 1:  # the streaming hot path: no list-of-arrays conversions
             lin = lins[0]
             model = lin.model(problem)
             self.coef_ = model[None, :-1].copy()
             self.intercept_ = model[-1:].copy()
             self.t_ = lin.t
-            self.loss_curve_ = lin.loss_curve  # shared, not copied: O(1) per chunk
             return
         models = np.array([lin.model(problem) for lin in lins])
         self.coef_ = models[:, :-1].copy()
         self.intercept_ = models[:, -1].copy()
         self.t_ = max(lin.t for lin in lins)
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """Mean training loss per epoch (per ``partial_fit`` call), averaged over one-vs-rest
+        problems (a problem that stopped early counts with its last value)."""
+        lins = self.__dict__.get("_lins")
+        if lins is None:
+            raise AttributeError(f"{type(self).__name__} has no loss_curve_ before fit.")
         curves = [lin.loss_curve for lin in lins]
+        if len(curves) == 1:
+            return list(curves[0])
         longest = max(len(c) for c in curves)
         padded = [c + c[-1:] * (longest - len(c)) for c in curves if c]
-        self.loss_curve_ = list(np.mean(padded, axis=0)) if padded else []
+        return [float(v) for v in np.mean(padded, axis=0)] if padded else []
 
     def _atomic(self, fit, *args, **kwargs):
         """Run ``fit``; on any failure but divergence, put every attribute back as it was.
@@ -457,6 +469,10 @@ class _BaseSGD(EstimatorBase):
                 self._commit(lins, problem, rng, n_iter=None, pending=pending)
                 self._interrupt_committed = True
             raise
+        if partial:
+            for lin in lins:
+                if len(lin.loss_curve) > 2 * _MAX_CURVE:
+                    del lin.loss_curve[:-_MAX_CURVE]  # bounded memory on endless streams
         self._commit(lins, problem, rng, n_iter=n_iter, pending=pending)
         self._hit_max_iter = (not partial and not converged and self.tol is not None
                               and max_iter > 1)
@@ -521,7 +537,7 @@ class _BaseSGD(EstimatorBase):
         rows of an incomplete last batch wait for the next call, so any chunking of a
         stream gives the same batches as one pass. At the end of a stream call
         ``flush()`` to apply the remainder as one smaller batch (what ``fit`` does
-        with the last batch of an epoch); ``fastgd.stream.fit`` does it for you.
+        with the last batch of an epoch); ``fastgd.stream.fit_stream`` does it for you.
         Does nothing when the buffer is empty.
         """
         if self.n_pending_ == 0:
@@ -561,51 +577,115 @@ class _BaseSGD(EstimatorBase):
             type(self)._param_getter = getter
         return getter(self)
 
-    def _fast_partial_fit(self, X, y, sample_weight) -> bool:
+    def _fast_partial_fit(self, X, y, sample_weight, classes=None) -> bool:
         """``partial_fit`` without the general machinery, for the streaming hot path.
 
-        Taken when the estimator is already trained, its parameters are unchanged, and
-        a chunk of plain 2-D float X and 1-D float64 y arrives for per-sample
-        training of a single model. Anything unusual (or a chunk whose training fails)
-        returns False and the general path handles it, errors included. Same kernel,
-        same state: the result is identical to the general path.
+        Taken when the estimator is already trained, its parameters are unchanged and
+        a chunk of plain arrays arrives: 2-D float32/float64 C-contiguous X, 1-D y
+        (float64 targets, or integer labels of the known classes), sample weights None
+        or a float64 vector. Mini-batch buffering, class weights, one-vs-rest and
+        shuffling work as in the general path, with the same kernel and state, so the
+        result is identical. Anything else -- or a chunk whose training fails -- returns
+        False, with nothing changed, and the general path handles it, errors included.
         """
-        if (sample_weight is not None or type(X) is not np.ndarray or type(y) is not np.ndarray
-                or not hasattr(self, "_lins") or len(self._lins) != 1
-                or getattr(self, "_pending", None) is not None
-                or "feature_names_in_" in self.__dict__):
+        if (type(X) is not np.ndarray or type(y) is not np.ndarray
+                or "_lins" not in self.__dict__ or "feature_names_in_" in self.__dict__):
+            return False
+        n = X.shape[0] if X.ndim == 2 else 0
+        if (n == 0 or X.dtype not in _FAST_DTYPES or not X.flags.c_contiguous
+                or X.shape[1] != self.n_features_in_ or y.ndim != 1 or y.shape[0] != n
+                or self._current_param_key() != self._param_key):
+            return False
+        Y = self._fast_targets(y, classes)
+        if Y is None:
+            return False
+        if sample_weight is None:
+            sw = unit_weights(n)
+        elif (type(sample_weight) is np.ndarray and sample_weight.dtype == np.float64
+              and sample_weight.ndim == 1 and sample_weight.shape[0] == n
+              and np.isfinite(sample_weight).all() and (sample_weight >= 0).all()):
+            sw = sample_weight
+        else:
             return False
         problem = self._problem
-        if (problem.batch_size != 1 or X.ndim != 2 or y.ndim != 1
-                or X.dtype not in _FAST_DTYPES or y.dtype != np.float64
-                or not X.flags.c_contiguous or not y.flags.c_contiguous
-                or X.shape[1] != self.n_features_in_ or X.shape[0] != y.shape[0]
-                or X.shape[0] == 0 or self._current_param_key() != self._param_key):
-            return False
-        lin = self._lins[0]
-        snap = lin.snapshot()
-        n = X.shape[0]
-        if self.shuffle:
-            rng_state = self._rng_state.bit_generator.state
-            order = self._rng_state.permutation(n)
-        else:
-            order = identity_order(n)
-        sumloss, _, bad = run_epoch(
-            X, y, unit_weights(n), order, lin.params, lin.state, lin.counters, problem.hp,
-            problem.loss, problem.penalty, problem.optimizer, problem.schedule, 1,
-        )
-        # a non-finite y leaves the (clipped) parameters finite but not the loss
-        if bad >= 0 or not (np.isfinite(lin.params).all() and np.isfinite(sumloss)):
-            lin.rollback(snap)
-            if self.shuffle:
-                self._rng_state.bit_generator.state = rng_state
-            return False
-        lin.loss_curve.append(sumloss / n)
-        if len(lin.loss_curve) > 2 * _MAX_CURVE:
-            del lin.loss_curve[:-_MAX_CURVE]  # bounded memory on endless streams
-        self._publish(self._lins, problem)
+        pending = self.__dict__.get("_pending")
+        if pending is not None:
+            if pending[0].dtype != X.dtype:
+                return False
+            X = np.concatenate([pending[0], X])
+            Y = np.concatenate([pending[1].T, Y], axis=1)
+            sw = np.concatenate([pending[2], sw])
+            n = X.shape[0]
+        keep = n if problem.batch_size <= 1 else n - n % problem.batch_size
+        new_pending = None
+        if keep < n:
+            new_pending = (X[keep:].copy(), np.ascontiguousarray(Y[:, keep:].T),
+                           np.array(sw[keep:], dtype=np.float64))
+        if keep > 0:
+            rng = self._rng_state
+            rng_state = rng.bit_generator.state if self.shuffle else None
+            snaps = []
+            batch = problem.batch_rows(keep)
+            try:
+                trained = self._fast_train(X, Y, sw, keep, batch, problem, rng, snaps)
+            except BaseException:  # Ctrl-C included: the whole call is undone
+                trained = False
+                raise
+            finally:
+                if not trained:
+                    for done, snap in zip(self._lins, snaps, strict=False):
+                        done.rollback(snap)
+                    if rng_state is not None:
+                        rng.bit_generator.state = rng_state
+            if not trained:
+                return False
+            for lin in self._lins:
+                if len(lin.loss_curve) > 2 * _MAX_CURVE:
+                    del lin.loss_curve[:-_MAX_CURVE]  # bounded memory on endless streams
+            self._publish(self._lins, problem)
+        self._pending = new_pending
         self.n_iter_ = 1
         return True
+
+    def _fast_train(self, X, Y, sw, keep, batch, problem, rng, snaps) -> bool:
+        """The kernel calls of :meth:`_fast_partial_fit`; False when one of them fails."""
+        for k, lin in enumerate(self._lins):
+            snaps.append(lin.snapshot())
+            order = rng.permutation(keep) if self.shuffle else identity_order(keep)
+            wk = sw[:keep]
+            pos, neg = self._cw_pairs[k] if self._is_classifier else (1.0, 1.0)
+            if pos != 1.0 or neg != 1.0:
+                wk = wk * np.where(Y[k, :keep] > 0, pos, neg)
+            sumloss, _, bad = run_epoch(
+                X, Y[k], wk, order, lin.params, lin.state, lin.counters, problem.hp,
+                problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch,
+            )
+            # a non-finite y leaves the (clipped) parameters finite but not the loss
+            if bad >= 0 or not (np.isfinite(lin.params).all() and np.isfinite(sumloss)):
+                return False
+            lin.loss_curve.append(sumloss / keep)
+        return True
+
+    def _fast_targets(self, y, classes):
+        """Targets as a C-contiguous (n_models, n) float64 array, or None (general path)."""
+        if not self._is_classifier:
+            return y[None, :] if y.dtype == np.float64 and y.flags.c_contiguous else None
+        known = self.classes_
+        if (y.dtype.kind not in "iu" or known.dtype.kind not in "iu"
+                or "_cw_pairs" not in self.__dict__
+                or (classes is not None and not np.array_equal(classes, known))):
+            return None
+        if known.shape[0] == 2:
+            pos = y == known[1]
+            if not (pos | (y == known[0])).all():
+                return None  # an unknown label: the general path names it
+            return np.where(pos, 1.0, -1.0)[None, :]
+        idx = np.searchsorted(known, y)
+        if (idx >= known.shape[0]).any() or not (known[np.minimum(idx, known.shape[0] - 1)] == y).all():
+            return None
+        Y = np.full((known.shape[0], y.shape[0]), -1.0)
+        Y[idx, np.arange(y.shape[0])] = 1.0
+        return Y
 
     def _check_predict_X(self, X):
         if not hasattr(self, "coef_"):
@@ -831,7 +911,8 @@ class SGDRegressor(_BaseSGD):
         Any chunking of a stream gives the same model as one pass over it in the same
         order (with ``shuffle=False``; ``shuffle=True`` shuffles within each chunk),
         bit for bit with per-sample updates. With ``batch_size > 1`` an incomplete last
-        batch waits for the next call: see :meth:`flush`.
+        batch waits for the next call: see :meth:`flush`. With ``batch_size=None`` each
+        call is one full-batch step over its chunk, so there the chunking matters.
         """
         if self._fast_partial_fit(X, y, sample_weight):
             return self
@@ -1025,6 +1106,8 @@ class SGDClassifier(_BaseSGD):
                 "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, "
                 "y=y), and pass class_weight as a dict."
             )
+        if self._fast_partial_fit(X, y, sample_weight, classes):
+            return self
         return self._atomic(self._fit_classifier, X, y, None, None, sample_weight, True, classes)
 
     def _fit_classifier(self, X, y, coef_init, intercept_init, sample_weight, partial, classes):

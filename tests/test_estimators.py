@@ -249,7 +249,9 @@ def _with(X, row, col, value):
 
 
 def _fitted_state(model):
-    return {k: copy.deepcopy(v) for k, v in vars(model).items() if k.endswith("_")}
+    state = {k: copy.deepcopy(v) for k, v in vars(model).items() if k.endswith("_")}
+    state["loss_curve_"] = model.loss_curve_  # a property computed from the models
+    return state
 
 
 def _assert_unchanged(model, before, twin, X, y):

@@ -107,6 +107,26 @@ def test_fast_path_equals_general_path():
     assert fast.t_ == slow.t_
 
 
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "minibatch-weighted"])
+def test_classifier_fast_path_equals_general_path(kind):
+    X, y = _data(3)
+    labels = (y > 0).astype(int) if kind == "binary" else np.digitize(y, [-1.0, 1.0])
+    kw = dict(loss="hinge", shuffle=True, random_state=2, class_weight={0: 1.5})
+    if kind == "minibatch-weighted":
+        kw.update(batch_size=6, optimizer="adam", learning_rate="constant")
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, size=N)
+    classes = np.unique(labels)
+    fast, slow = SGDClassifier(**kw), SGDClassifier(**kw)
+    for rows in np.array_split(np.arange(N), 7):
+        sw = weights[rows] if kind == "minibatch-weighted" else None
+        fast.partial_fit(X[rows], labels[rows], classes=classes, sample_weight=sw)
+        slow.partial_fit(X[rows].tolist(), labels[rows].tolist(), classes=classes,
+                         sample_weight=None if sw is None else sw.tolist())
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+    np.testing.assert_array_equal(fast.intercept_, slow.intercept_)
+    assert fast.n_pending_ == slow.n_pending_ and fast.t_ == slow.t_
+
+
 def test_fast_path_failure_leaves_model_unchanged():
     X, y = _data()
     model = SGDRegressor(shuffle=True, random_state=0).partial_fit(X[:50], y[:50])
@@ -219,9 +239,14 @@ def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatc
     def interrupted(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_driver, "run_epoch", interrupted)
+    from fastgd import estimators
+
+    monkeypatch.setattr(_driver, "run_epoch", interrupted)  # the general path
+    monkeypatch.setattr(estimators, "run_epoch", interrupted)  # the streaming fast path
     with pytest.raises(KeyboardInterrupt):
         model.partial_fit(X[100:200], y[100:200])
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X[100:200].tolist(), y[100:200].tolist())
     np.testing.assert_array_equal(model.coef_, coef)
     assert model.t_ == t and model.n_pending_ == pending
 
