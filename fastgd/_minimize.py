@@ -44,6 +44,10 @@ from numba.extending import is_jitted
 
 from . import _codes as C
 from ._kernels import learning_rate, optimizer_step
+from ._validation import check_bool as _flag
+from ._validation import check_int as _integer
+from ._validation import check_real as _real
+from ._validation import optimizer_default
 
 __all__ = ["MinimizeResult", "minimize"]
 
@@ -61,7 +65,6 @@ _UNSUPPORTED_SCHEDULES = {
     "and needs a loss evaluated over epochs",
 }
 
-_TORCH_DEFAULTS = {"eps": {"adagrad": 1e-10}, "momentum": {"momentum": 0.9, "nesterov": 0.9}}
 
 
 @dataclass
@@ -124,38 +127,6 @@ class MinimizeResult:
 
 
 # ----------------------------------------------------------------------- validation
-def _real(name: str, value, low: float | None = None, high: float | None = None,
-          low_open: bool = False, high_open: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__}).")
-    value = float(value)
-    ok = math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
-        hi = "" if high is None else f"{high:g}" + (")" if high_open else "]")
-        rng = f" in {lo or '(-inf'}, {hi or 'inf)'}" if (low is not None or high is not None) else ""
-        raise ValueError(f"{name} must be a finite number{rng}, got {value!r}.")
-    return value
-
-
-def _integer(name: str, value, low: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}.")
-    return int(value)
-
-
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
-
-
 def _check_x0(x0) -> np.ndarray:
     try:
         arr = np.asarray(x0)
@@ -219,17 +190,12 @@ def _build(optimizer: str, learning_rate: str, eta0, tol, max_iter, **hyper) -> 
     tol = -1.0 if tol is None else _real("tol", tol, 0.0)
 
     h = hyper
-    momentum = h["momentum"]
-    if momentum is None:
-        momentum = _TORCH_DEFAULTS["momentum"].get(optimizer, 0.0)
-    momentum = _real("momentum", momentum, 0.0, 1.0, high_open=True)
+    momentum = _real("momentum", optimizer_default("momentum", h["momentum"], optimizer),
+                     0.0, 1.0, high_open=True)
     dampening = _real("dampening", h["dampening"], 0.0, 1.0)
     if opt == C.OPT_NESTEROV and (momentum <= 0.0 or dampening != 0.0):
         raise ValueError("optimizer='nesterov' needs momentum > 0 and dampening=0 (as torch.optim.SGD).")
-    eps = h["eps"]
-    if eps is None:
-        eps = _TORCH_DEFAULTS["eps"].get(optimizer, 1e-8)
-    eps = _real("eps", eps, 0.0)
+    eps = _real("eps", optimizer_default("eps", h["eps"], optimizer), 0.0)
     weight_decay = h["weight_decay"]
     if weight_decay is not None and opt != C.OPT_ADAMW:
         raise ValueError("weight_decay is AdamW's decoupled decay and applies to optimizer='adamw' only.")

@@ -29,6 +29,10 @@ from ._driver import (
     unit_weights,
 )
 from ._kernels import run_epoch
+from ._validation import check_bool as _check_bool
+from ._validation import check_int as _check_int
+from ._validation import check_real as _check_real
+from ._validation import optimizer_default
 
 # scikit-learn is imported lazily (see fastgd._base): plain 2-D float NumPy input
 # takes the fast path below, everything else goes through scikit-learn's validation.
@@ -51,38 +55,6 @@ def _column_or_1d(y):
 
     return column_or_1d(y, warn=True)
 
-_DEFAULT = {
-    # optimizer-dependent defaults (torch's) for the hyperparameters left at None
-    "eps": {"adagrad": 1e-10},
-    "momentum": {"momentum": 0.9, "nesterov": 0.9},
-}
-
-
-def _check_real(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__}).")
-    value = float(value)
-    ok = np.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "-inf" if low is None else f"{low}"
-        hi = "inf" if high is None else f"{high}"
-        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}.")
-    return value
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-    return int(value)
-
-
 @contextmanager
 def _naming(argument):
     """Re-raise a validation error so that its message starts with the argument's name."""
@@ -93,12 +65,6 @@ def _naming(argument):
         raise kind(f"Invalid {argument}: {exc}") from exc
 
 
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
-
-
 class _BaseSGD(EstimatorBase):
     """Shared machinery: parameter checks, the fit / partial_fit loops, prediction."""
 
@@ -107,10 +73,7 @@ class _BaseSGD(EstimatorBase):
     # ------------------------------------------------------------------ options
     def _resolve(self, value, name):
         """Value of an optimizer hyperparameter left at None: its optimizer's default."""
-        if value is not None:
-            return value
-        fallback = {"eps": 1e-8, "momentum": 0.0}[name]
-        return _DEFAULT[name].get(self.optimizer, fallback)
+        return optimizer_default(name, value, self.optimizer)
 
     def _make_problem(self) -> Problem:
         """Validate every hyperparameter and build the kernel's codes and ``hp`` vector."""
