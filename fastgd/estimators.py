@@ -29,6 +29,7 @@ from ._driver import (
     unit_weights,
 )
 from ._kernels import run_epoch
+from ._kernels.targets import encode_binary
 from ._validation import check_bool as _check_bool
 from ._validation import check_int as _check_int
 from ._validation import check_real as _check_real
@@ -635,14 +636,17 @@ class _BaseSGD(EstimatorBase):
             return y[None, :] if y.dtype == np.float64 and y.flags.c_contiguous else None
         known = self.classes_
         if (y.dtype.kind not in "iu" or known.dtype.kind not in "iu"
-                or "_cw_pairs" not in self.__dict__
-                or (classes is not None and not np.array_equal(classes, known))):
+                or "_cw_pairs" not in self.__dict__):
             return None
+        if classes is not None and classes is not self.__dict__.get("_fast_classes"):
+            if not np.array_equal(classes, known):
+                return None
+            self._fast_classes = classes  # the same object next time: no comparison
         if known.shape[0] == 2:
-            pos = y == known[1]
-            if not (pos | (y == known[0])).all():
+            Y = np.empty((1, y.shape[0]))
+            if not encode_binary(y, int(known[0]), int(known[1]), Y[0]):
                 return None  # an unknown label: the general path names it
-            return np.where(pos, 1.0, -1.0)[None, :]
+            return Y
         idx = np.searchsorted(known, y)
         if (idx >= known.shape[0]).any() or not (known[np.minimum(idx, known.shape[0] - 1)] == y).all():
             return None
