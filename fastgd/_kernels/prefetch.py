@@ -20,40 +20,29 @@ from ._jit import leaf as kernel
 PREFETCH_DISTANCE = 8  # rows ahead; measured 8-16 best at d=10, flat at d=100
 
 
+def _prefetch_codegen(context, builder, sig, args):
+    """Emit ``llvm.prefetch`` (read, locality 3, data) for ``array[indices...]``."""
+    aty = sig.args[0]
+    ary = context.make_array(aty)(context, builder, args[0])
+    ptr = cgutils.get_item_pointer(context, builder, aty, ary, list(args[1:]))
+    i8p = ir.IntType(8).as_pointer()
+    i32 = ir.IntType(32)
+    fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+    builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+    return context.get_dummy_value()
+
+
 @intrinsic
 def _prefetch_at(typingctx, X, r, c):
-    """Prefetch the cache line holding ``X[r, c]`` for reading (locality 3)."""
-
-    def codegen(context, builder, sig, args):
-        xty = sig.args[0]
-        ary = context.make_array(xty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, xty, ary, [args[1], args[2]])
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.void(X, types.intp, types.intp), codegen
+    """Prefetch the cache line holding ``X[r, c]`` of a 2-D array."""
+    return types.void(X, types.intp, types.intp), _prefetch_codegen
 
 
 @intrinsic
 def _prefetch_item(typingctx, a, i):
     """Prefetch the cache line holding ``a[i]`` of a 1-D array."""
-
-    def codegen(context, builder, sig, args):
-        aty = sig.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [args[1]])
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.void(a, types.intp), codegen
+    return types.void(a, types.intp), _prefetch_codegen
 
 
 @kernel
