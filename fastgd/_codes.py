@@ -9,6 +9,8 @@ scalar counters as one ``float64`` vector ``counters`` (``SC_*`` slots).
 
 from __future__ import annotations
 
+import numpy as np
+
 # --- losses (scikit-learn's definitions; classification labels are -1/+1) ---------
 LOSS_SQUARED_ERROR = 0
 LOSS_HUBER = 1
@@ -130,13 +132,31 @@ ST_M2 = 1  # RMSprop grad_avg (centered) / Adam exp_avg_sq
 ST_M3 = 2  # RMSprop momentum buffer / Adam max_exp_avg_sq (AMSGrad)
 ST_AVG = 3  # averaged coefficients and intercept (averaged SGD)
 ST_Q = 4  # Tsuruoka's cumulative L1: total penalty actually applied per coefficient
-N_ST = 5
+ST_WP = 5  # carried dot (per-sample fast path): coefficients before the last update
+ST_XP = 6  # carried dot: the last row visited (as float64)
+N_ST = 7
 
 # --- slots of the float64 counter vector ``counters`` ------------------------------
 SC_T = 0  # number of the next update (starts at 1)
 SC_U = 1  # Tsuruoka's u: total L1 penalty each weight could have received
 SC_ETA = 2  # current learning rate of the 'adaptive' schedule
-N_SC = 3
+SC_SP = 3  # carried dot: the last update's shrink factor ``s`` (w <- s w + u x)
+SC_UP = 4  # carried dot: the last update's step ``u``
+N_SC = 5
+
+
+def new_state(n_features: int) -> np.ndarray:
+    """A zero ``(N_ST, n_features + 1)`` state array (no carried dot yet)."""
+    return np.zeros((N_ST, n_features + 1))
+
+
+def new_counters(eta0: float = 0.0) -> np.ndarray:
+    """Counters of a model before its first update: ``t = 1``, ``u = 0``, ``eta = eta0``."""
+    counters = np.zeros(N_SC)
+    counters[SC_T] = 1.0
+    counters[SC_ETA] = eta0
+    counters[SC_SP] = 1.0
+    return counters
 
 
 def code(table: dict, name, argument: str) -> int:

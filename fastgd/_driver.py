@@ -58,10 +58,10 @@ class LinearState:
         if coef is not None:
             params[:n_features] = coef
         params[n_features] = intercept
-        state = np.zeros((C.N_ST, n_features + 1))
+        state = C.new_state(n_features)
         if problem.optimizer == C.OPT_ADAGRAD:
             state[C.ST_M1] = problem.initial_accumulator_value
-        counters = np.array([1.0, 0.0, problem.hp[C.HP_ETA0]])
+        counters = C.new_counters(problem.hp[C.HP_ETA0])
         return cls(params, state, counters)
 
     def copy(self) -> LinearState:

@@ -137,7 +137,10 @@ def compare(cfg: Config, X, y, sw, epochs: int = 2, seed: int = 0, X_kernel=None
     ref = [np.zeros(d + 1), reference.init_state(d), reference.init_counters(cfg.eta0)]
     if cfg.optimizer == "adagrad":
         ref[1][reference.ST_M1] = 0.1
-    ker = [a.copy() for a in ref]
+    # the kernel's arrays carry extra rows/slots (the carried dot of the per-sample fast
+    # path); the rows and slots the reference has are compared
+    ker = [ref[0].copy(), C.new_state(d), C.new_counters(cfg.eta0)]
+    ker[1][: ref[1].shape[0]] = ref[1]
     worst = 0.0
     for _ in range(epochs):
         order = rng.permutation(n).astype(np.int64)
@@ -148,7 +151,8 @@ def compare(cfg: Config, X, y, sw, epochs: int = 2, seed: int = 0, X_kernel=None
             return float("inf")
         if out_r[2] >= 0:
             break
-        parts_k = (ker[0], np.array(out_k[:2])) if model_only else (*ker, np.array(out_k[:2]))
+        shared = (ker[0], ker[1][: ref[1].shape[0]], ker[2][: ref[2].shape[0]])
+        parts_k = (ker[0], np.array(out_k[:2])) if model_only else (*shared, np.array(out_k[:2]))
         parts_r = (ref[0], np.array(out_r[:2])) if model_only else (*ref, np.array(out_r[:2]))
         for a, b in zip(parts_k, parts_r, strict=True):
             dev = np.abs(a - b) / np.maximum(np.abs(b), 1e-3)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _codes as C
+
 FORMAT = "fastgd-checkpoint"
 VERSION = 1
 
@@ -157,10 +159,17 @@ def load(path):
         params = members[f"lin{k}_params"]
         state = members[f"lin{k}_state"]
         counters = members[f"lin{k}_counters"]
-        if params.shape != (d + 1,) or state.shape[1] != d + 1 or counters.ndim != 1:
+        if (params.shape != (d + 1,) or state.ndim != 2 or state.shape[1] != d + 1
+                or not 5 <= state.shape[0] <= C.N_ST or counters.ndim != 1
+                or not 3 <= counters.shape[0] <= C.N_SC):
             raise ValueError(f"{path}: model {k} has arrays of the wrong shape.")
-        lins.append(LinearState(params.astype(np.float64), state.astype(np.float64),
-                                counters.astype(np.float64),
+        # files written before the carried dot have 5 state rows and 3 counters: the
+        # missing carry restarts from the coefficients (see fastgd._kernels.carry)
+        full_state = C.new_state(d)
+        full_state[: state.shape[0]] = state
+        full_counters = C.new_counters()
+        full_counters[: counters.shape[0]] = counters
+        lins.append(LinearState(params.astype(np.float64), full_state, full_counters,
                                 members[f"lin{k}_curve"].tolist()))
     est.n_features_in_ = d
     if "feature_names_in" in members:

@@ -253,3 +253,75 @@ def test_shuffled_epoch_equals_prepermuted_data_bitwise(penalty):
                          penalty, C.OPT_SGD, C.SCHED_CONSTANT, 1)
         out.append(np.r_[params, state.ravel(), counters, sums[:2]])
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def _carry_epoch(X, y, order, params, state, counters, penalty=C.PENALTY_L2):
+    from fastgd._kernels import run_epoch
+
+    hp = np.zeros(C.N_HP)
+    hp[C.HP_ETA0], hp[C.HP_ALPHA], hp[C.HP_FIT_INTERCEPT] = 0.01, 1e-3, 1.0
+    return run_epoch(X, y, np.ones(len(y)), order, params, state, counters, hp,
+                     C.LOSS_SQUARED_ERROR, penalty, C.OPT_SGD, C.SCHED_CONSTANT, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 3, 10, 37, 100])
+def test_carried_dot_split_calls_bitwise_equal_one_call(d, dtype):
+    """The per-sample fast path (carried dot) gives the same bits whether the rows come
+    in one call or in calls cut anywhere, at widths on both sides of the SIMD loop."""
+    rng = np.random.default_rng(d)
+    n = 700
+    X = rng.normal(size=(n, d)).astype(dtype)
+    y = X.astype(np.float64) @ rng.normal(size=d) + 0.1
+    order = np.arange(n, dtype=np.int64)
+    whole = [np.zeros(d + 1), C.new_state(d), C.new_counters(0.01)]
+    _carry_epoch(X, y, order, *whole)
+    parts = [np.zeros(d + 1), C.new_state(d), C.new_counters(0.01)]
+    for a, b in ((0, 1), (1, 257), (257, 300), (300, n)):
+        _carry_epoch(X, y, order[a:b], *parts)
+    for u, v in zip(whole, parts, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_carried_dot_restarts_when_weights_change_outside():
+    """Coefficients set between calls (warm start, another optimizer's step) are used as
+    they are: the carry restarts from them and the result equals the reference."""
+    from fastgd import reference
+
+    rng = np.random.default_rng(0)
+    n, d = 300, 12
+    X = rng.normal(size=(n, d))
+    y = X @ rng.normal(size=d)
+    order = np.arange(n, dtype=np.int64)
+    ker = [np.zeros(d + 1), C.new_state(d), C.new_counters(0.01)]
+    _carry_epoch(X, y, order, *ker)
+    ker[0][:d] = rng.normal(size=d)  # set from outside: the carry no longer matches
+    ref = [ker[0].copy(), reference.init_state(d), ker[2][:3].copy()]
+    _carry_epoch(X, y, order, *ker)
+    cfg = reference.Config(loss="squared_error", penalty="l2", alpha=1e-3, eta0=0.01,
+                           learning_rate="constant", batch_size=1)
+    reference.run_epoch(X, y, np.ones(n), order, *ref, cfg)
+    np.testing.assert_allclose(ker[0], ref[0], rtol=1e-12, atol=1e-14)
+
+
+def test_carried_dot_nonfinite_row_publishes_weights_before_it():
+    """A NaN row stops the fast path with the weights of the rows before it, like the
+    reference, and a following call starts cleanly from them."""
+    from fastgd import reference
+
+    rng = np.random.default_rng(1)
+    n, d = 200, 20
+    X = rng.normal(size=(n, d))
+    y = X @ rng.normal(size=d)
+    X[150, 3] = np.nan
+    order = np.arange(n, dtype=np.int64)
+    ker = [np.zeros(d + 1), C.new_state(d), C.new_counters(0.01)]
+    ref = [np.zeros(d + 1), reference.init_state(d), reference.init_counters(0.01)]
+    cfg = reference.Config(loss="squared_error", penalty="l2", alpha=1e-3, eta0=0.01,
+                           learning_rate="constant", batch_size=1)
+    assert _carry_epoch(X, y, order, *ker)[2] == 150
+    assert reference.run_epoch(X, y, np.ones(n), order, *ref, cfg)[2] == 150
+    np.testing.assert_allclose(ker[0], ref[0], rtol=1e-12, atol=1e-14)
+    assert _carry_epoch(X, y, order[151:], *ker)[2] == -1
+    reference.run_epoch(X, y, np.ones(n), order[151:], *ref, cfg)
+    np.testing.assert_allclose(ker[0], ref[0], rtol=1e-12, atol=1e-14)

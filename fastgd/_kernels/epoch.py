@@ -37,6 +37,7 @@ import numpy as np
 
 from .. import _codes as C
 from ._jit import kernel, leaf
+from .carry import carry_step, carry_weights
 from .leaves import axpy_row, dot_row, norms, update_dot, update_dot_full, update_dot_sq
 from .prefetch import PREFETCH_DISTANCE, prefetch_sample
 from .scalar import RATE_BLOCK, fill_rates, learning_rate, loss_dloss, loss_value
@@ -136,6 +137,127 @@ def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2
     return b, t, u, n2, n1, sumloss, sumpen, -1
 
 
+@leaf
+def sgd_block_carry(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, wp, xp, xq, sp, up,
+                    b, t, counters, hp, rates, loss, penalty, schedule):
+    """Per-sample SGD over rows ``base .. base + nb - 1`` of ``src`` with the carried dot.
+
+    The fast path of :func:`sgd_epoch_per_sample` (no L1, no averaging); see
+    :mod:`.carry`. ``wp`` and ``xp`` hold the carry on entry and on return (``xq``
+    is scratch of the same length). Returns ``(sp, up, b, t, sumloss, sumpen, bad)``.
+    On a non-finite prediction ``wp`` holds the weights before that row.
+    """
+    fit_intercept = hp[C.HP_FIT_INTERCEPT] != 0.0
+    epsilon = hp[C.HP_EPSILON]
+    l2c, l1c = penalty_parts(penalty, hp)
+    has_l2 = penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET
+    sumloss = 0.0
+    sumpen = 0.0
+    xa = xp
+    xb = xq
+    swapped = False
+    for kk in range(nb):
+        r = base + kk
+        if prefetch and kk + PREFETCH_DISTANCE < nb:
+            prefetch_sample(X, y, sw, r + PREFETCH_DISTANCE)
+        k = int(t - 1.0) % RATE_BLOCK
+        if k == 0 or kk == 0:
+            fill_rates(schedule, t - k, hp, counters, rates)
+        cdot, gdot, n2 = carry_step(wp, xa, xb, src, r, sp, up)
+        p = (sp * cdot + up * gdot) + b
+        xa, xb = xb, xa
+        swapped = not swapped
+        if not math.isfinite(p):
+            if swapped:
+                for j in range(xp.shape[0]):
+                    xp[j] = xq[j]
+            return 1.0, 0.0, b, t, sumloss, sumpen, i0 + kk
+        yi = ysrc[r]
+        eta = rates[k]
+        sumloss += loss_value(loss, p, yi, epsilon)
+        sumpen += 0.5 * l2c * n2
+        up = -eta * loss_dloss(loss, p, yi, epsilon) * swsrc[r]
+        sp = max(0.0, 1.0 - l2c * eta) if has_l2 else 1.0
+        if fit_intercept:
+            b += up
+        t += 1.0
+    if swapped:
+        for j in range(xp.shape[0]):
+            xp[j] = xq[j]
+    return sp, up, b, t, sumloss, sumpen, -1
+
+
+@kernel
+def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule):
+    """:func:`sgd_epoch_per_sample` without L1 or averaging: the carried-dot fast path.
+
+    Same steps, same arguments; the dot product of each row with the updated
+    weights is assembled from the carry (:mod:`.carry`) instead of recomputed on
+    the critical path. The carry is continued when it reproduces ``params`` and
+    restarted from ``params`` otherwise.
+    """
+    m = order.shape[0]
+    d = X.shape[1]
+    w = params[:d]
+    wp = state[C.ST_WP, :d]
+    xp = state[C.ST_XP, :d]
+    xq = np.empty(d)
+    sp = counters[C.SC_SP]
+    up = counters[C.SC_UP]
+    carry_weights(wp, xp, sp, up, xq)
+    for j in range(d):
+        if xq[j] != w[j]:
+            for jj in range(d):
+                wp[jj] = w[jj]
+                xp[jj] = 0.0
+            sp = 1.0
+            up = 0.0
+            break
+    b = params[d]
+    t = counters[C.SC_T]
+    sumloss = 0.0
+    sumpen = 0.0
+    bad = -1
+    rates = np.empty(RATE_BLOCK)
+    buf = np.empty((GATHER_BLOCK, d))
+    ybuf = np.empty(GATHER_BLOCK)
+    swbuf = np.empty(GATHER_BLOCK)
+    start = 0
+    while start < m:
+        nb = min(GATHER_BLOCK, m - start)
+        first = order[start]
+        contiguous = True
+        for k in range(1, nb):
+            if order[start + k] != first + k:
+                contiguous = False
+                break
+        if contiguous:
+            sp, up, b, t, sl, spen, bad = sgd_block_carry(
+                X, y, sw, first, nb, start, X, y, sw, False, wp, xp, xq, sp, up, b, t,
+                counters, hp, rates, loss, penalty, schedule)
+        else:
+            gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf)
+            sp, up, b, t, sl, spen, bad = sgd_block_carry(
+                buf, ybuf, swbuf, 0, nb, start, X, y, sw, False, wp, xp, xq, sp, up, b, t,
+                counters, hp, rates, loss, penalty, schedule)
+        sumloss += sl
+        sumpen += spen
+        if bad >= 0:
+            # wp holds the weights before the bad row: publish them, restart the carry
+            for j in range(d):
+                xp[j] = 0.0
+            sp = 1.0
+            up = 0.0
+            break
+        start += nb
+    carry_weights(wp, xp, sp, up, w)
+    params[d] = b
+    counters[C.SC_T] = t
+    counters[C.SC_SP] = sp
+    counters[C.SC_UP] = up
+    return sumloss, sumloss + sumpen, bad
+
+
 @kernel
 def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule):
     """One pass of per-sample plain SGD, exactly scikit-learn's ``_plain_sgd`` step.
@@ -154,6 +276,11 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     d = X.shape[1]
     if m == 0:
         return 0.0, 0.0, -1
+    has_l1 = penalty == C.PENALTY_L1 or penalty == C.PENALTY_ELASTICNET
+    if (not has_l1 and hp[C.HP_AVERAGE] == 0.0 and state.shape[0] >= C.N_ST
+            and counters.shape[0] >= C.N_SC):
+        return sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty,
+                               schedule)
     w = params[:d]
     b = params[d]
     q = state[C.ST_Q, :d]
