@@ -151,6 +151,9 @@ def sgd_block_carry(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, wp, xp, 
     epsilon = hp[C.HP_EPSILON]
     l2c, l1c = penalty_parts(penalty, hp)
     has_l2 = penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET
+    # constant and adaptive rates do not change within a call: no per-row rate lookup
+    fixed_rate = schedule == C.SCHED_CONSTANT or schedule == C.SCHED_ADAPTIVE
+    eta_fixed = learning_rate(schedule, t, hp, counters)
     sumloss = 0.0
     sumpen = 0.0
     xa = xp
@@ -160,9 +163,11 @@ def sgd_block_carry(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, wp, xp, 
         r = base + kk
         if prefetch and kk + PREFETCH_DISTANCE < nb:
             prefetch_sample(X, y, sw, r + PREFETCH_DISTANCE)
-        k = int(t - 1.0) % RATE_BLOCK
-        if k == 0 or kk == 0:
-            fill_rates(schedule, t - k, hp, counters, rates)
+        k = 0
+        if not fixed_rate:
+            k = int(t - 1.0) % RATE_BLOCK
+            if k == 0 or kk == 0:
+                fill_rates(schedule, t - k, hp, counters, rates)
         cdot, gdot, n2 = carry_step(wp, xa, xb, src, r, sp, up)
         p = (sp * cdot + up * gdot) + b
         xa, xb = xb, xa
@@ -173,7 +178,7 @@ def sgd_block_carry(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, wp, xp, 
                     xp[j] = xq[j]
             return 1.0, 0.0, b, t, sumloss, sumpen, i0 + kk
         yi = ysrc[r]
-        eta = rates[k]
+        eta = eta_fixed if fixed_rate else rates[k]
         sumloss += loss_value(loss, p, yi, epsilon)
         sumpen += 0.5 * l2c * n2
         up = -eta * loss_dloss(loss, p, yi, epsilon) * swsrc[r]
