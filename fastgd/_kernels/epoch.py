@@ -224,6 +224,9 @@ def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty,
     sumpen = 0.0
     bad = -1
     rates = np.empty(RATE_BLOCK)
+    # software prefetch of rows read in place pays from rows of a few cache lines on
+    # (measured at d = 100: 10-25% faster; at d = 10 it cost 5-10%)
+    prefetch_rows = d * X.itemsize >= 256
     buf = np.empty((GATHER_BLOCK, d))
     ybuf = np.empty(GATHER_BLOCK)
     swbuf = np.empty(GATHER_BLOCK)
@@ -238,7 +241,7 @@ def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty,
                 break
         if contiguous:
             sp, up, b, t, sl, spen, bad = sgd_block_carry(
-                X, y, sw, first, nb, start, X, y, sw, False, wp, xp, xq, sp, up, b, t,
+                X, y, sw, first, nb, start, X, y, sw, prefetch_rows, wp, xp, xq, sp, up, b, t,
                 counters, hp, rates, loss, penalty, schedule)
         else:
             gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf)
