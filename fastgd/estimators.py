@@ -29,7 +29,7 @@ from ._driver import (
     unit_weights,
 )
 from ._kernels import run_epoch
-from ._kernels.targets import encode_binary
+from ._kernels.targets import encode_binary, finite
 from ._validation import check_bool as _check_bool
 from ._validation import check_int as _check_int
 from ._validation import check_real as _check_real
@@ -197,7 +197,7 @@ class _BaseSGD(EstimatorBase):
             )
         X = self._check_X(X, reset=reset)
         fast_y = type(y) is np.ndarray and y.ndim == 1 and (
-            y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.isfinite(y).all())
+            y.dtype.kind in "iub" or (y.dtype.kind == "f" and finite(y))
         )
         if not fast_y:
             with _naming("y"):
@@ -840,7 +840,7 @@ class SGDRegressor(_BaseSGD):
 
     def _encode_targets(self, y, *, first, partial):
         y = _column_or_1d(y).astype(np.float64, copy=False)
-        if not np.isfinite(y).all():
+        if not finite(y):
             raise ValueError("Input y contains NaN or infinity.")
         return y.reshape(-1, 1), None
 
