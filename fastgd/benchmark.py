@@ -120,8 +120,14 @@ def machine_info() -> dict:
 
         for info in threadpool_info():
             if info.get("user_api") == "blas":
+                arch = info.get("architecture")
                 blas.append(f"{info.get('internal_api')} {info.get('version')} "
-                            f"({info.get('num_threads')} threads)")
+                            f"({'kernel ' + arch + ', ' if arch else ''}"
+                            f"{info.get('num_threads')} threads)")
+        forced = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                  if k in os.environ]
+        if forced:
+            blas.append("set: " + ", ".join(forced))
     except ImportError:
         blas.append("threadpoolctl not installed")
     mem = "unknown"
