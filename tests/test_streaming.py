@@ -262,3 +262,33 @@ def test_partial_fit_loss_curve_is_bounded():
             model.partial_fit(X[:2], y[:2])
     assert len(model.loss_curve_) <= 2 * estimators._MAX_CURVE
     assert os.path.basename(estimators.__file__) == "estimators.py"
+
+
+def test_checkpoint_without_carried_dot_loads_and_continues(tmp_path):
+    """A checkpoint written before the carried dot (5 state rows, 3 counters) loads; the
+    carry restarts from its coefficients, and training continues to the same model
+    (within rounding) as an uninterrupted run."""
+    import json
+
+    from fastgd import checkpoint
+
+    X, y = _data()
+    whole = SGDRegressor(shuffle=False, random_state=0)
+    whole.partial_fit(X, y)
+    first = SGDRegressor(shuffle=False, random_state=0)
+    first.partial_fit(X[:100], y[:100])
+    path = tmp_path / "new.npz"
+    first.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        members = {name: data[name] for name in data.files}
+    meta = json.loads(str(members.pop("__meta__")))
+    members["lin0_state"] = members["lin0_state"][:5]
+    members["lin0_counters"] = members["lin0_counters"][:3]
+    meta["sha256"] = checkpoint._digest(members)
+    old = tmp_path / "old.npz"
+    np.savez(old, __meta__=np.array(json.dumps(meta)), **members)
+    resumed = fastgd.load(old)
+    assert resumed._lins[0].state.shape[0] > 5
+    resumed.partial_fit(X[100:], y[100:])
+    np.testing.assert_allclose(resumed.coef_, whole.coef_, rtol=1e-12)
+    np.testing.assert_allclose(resumed.intercept_, whole.intercept_, rtol=1e-12)
