@@ -330,3 +330,22 @@ def test_carried_dot_nonfinite_row_publishes_weights_before_it():
     assert _carry_epoch(X, y, order[151:], *ker)[2] == -1
     reference.run_epoch(X, y, np.ones(n), order[151:], *ref, cfg)
     np.testing.assert_allclose(ker[0], ref[0], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_wide_rows_equal_reference(optimizer):
+    """At d = 40 the batch epochs use the vectorised dot and per-sample SGD runs its
+    carried loop in SIMD lanes: both still equal the reference to rtol 1e-10."""
+    failures = []
+    for name, cfg in _grid.configurations(losses=("squared_error", "log_loss"),
+                                           optimizers=(optimizer,), batch_sizes=(1, 5, None)):
+        if cfg.learning_rate not in ("constant", "invscaling") or not cfg.fit_intercept:
+            continue
+        X, y, sw = _grid.make_data(cfg.loss, n=30, d=40)
+        for dtype in (np.float64, np.float32):
+            dev = _grid.compare(cfg, X, y, sw, epochs=2, X_kernel=X.astype(dtype),
+                                model_only=dtype == np.float32)
+            tol = 1e-10 if dtype == np.float64 else 1e-4
+            if not dev <= tol:
+                failures.append(f"{name}/{np.dtype(dtype).name}: {dev:.3g}")
+    assert not failures, failures

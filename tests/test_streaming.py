@@ -38,6 +38,24 @@ CONFIGS = [
 ]
 
 
+@pytest.mark.parametrize("config", [dict(), dict(optimizer="adam", batch_size=7),
+                                    dict(optimizer="nesterov", learning_rate="constant")])
+def test_wide_rows_chunking_equals_one_pass(config):
+    """At d = 40 (SIMD dot loops in both the per-sample and the batch epochs) any
+    chunking still gives the bits of one pass."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 40))
+    y = X @ rng.normal(size=40)
+    whole = SGDRegressor(shuffle=False, **config)
+    whole.partial_fit(X, y)
+    parts = SGDRegressor(shuffle=False, **config)
+    for a, b in ((0, 1), (1, 64), (64, 65), (65, 230), (230, 300)):
+        parts.partial_fit(X[a:b], y[a:b])
+    for u, v in zip(_state(whole), _state(parts), strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert whole.n_pending_ == parts.n_pending_
+
+
 def _chunks(cuts):
     cuts = sorted(set(c for c in cuts if 0 < c < N))
     return np.split(np.arange(N), cuts)

@@ -37,10 +37,10 @@ from ._jit import _POLICY, FASTMATH
 
 # reassociation only here: the loop's reductions must be free to run in SIMD lanes.
 # Not inlined by numba (its IR would take the caller's flags); LLVM inlines it.
-_REASSOC = set(FASTMATH) | {"reassoc"}
+REASSOC = frozenset(FASTMATH | {"reassoc"})
 
 
-@njit(fastmath=_REASSOC, **_POLICY)
+@njit(fastmath=set(REASSOC), **_POLICY)
 def carry_step(wp, xp, xq, src, r, sp, up):
     """Apply the pending update to ``wp`` and return the dot parts of row ``r`` of ``src``.
 
@@ -76,3 +76,19 @@ def carry_weights(wp, xp, sp, up, out):
     """``out[j] = sp * wp[j] + up * xp[j]`` for ``j < len(out)``: the published weights."""
     for j in range(out.shape[0]):
         out[j] = sp * wp[j] + up * xp[j]
+
+
+@njit(fastmath=set(REASSOC), **_POLICY)
+def batch_dot(X, r, w):
+    """``X[r] . w`` accumulated in float64 by one SIMD-vectorised loop.
+
+    The mini-batch and full-batch epochs compute every prediction of a model with
+    this one function, so the summation order LLVM picks is the same for every row
+    (what keeps buffered mini-batches chunk-invariant). The hand-unrolled lanes of
+    ``leaves.dot_row`` stay scalar under numba (no SLP vectoriser); measured here
+    this is 1.2-2x faster per row from d = 100 on.
+    """
+    s = 0.0
+    for j in range(w.shape[0]):
+        s += w[j] * X[r, j]
+    return s

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import _codes as C
 from ._jit import kernel, leaf
-from .carry import carry_step, carry_weights
+from .carry import batch_dot, carry_step, carry_weights
 from .leaves import axpy_row, dot_row, norms, update_dot, update_dot_full, update_dot_sq
 from .prefetch import PREFETCH_DISTANCE, prefetch_sample
 from .scalar import RATE_BLOCK, fill_rates, learning_rate, loss_dloss, loss_value
@@ -57,6 +57,7 @@ def penalty_parts(penalty, hp):
     return 0.0, 0.0
 
 
+BATCH_DOT_MIN_D = 32  # from this d on, batch epochs use the vectorised dot (carry.batch_dot)
 GATHER_BLOCK = 256  # rows copied at a time from a shuffled order (64 was no better at d=100)
 
 
@@ -476,6 +477,9 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
     avg_start = hp[C.HP_AVERAGE]
     avg = state[C.ST_AVG]
     l2c, l1c = penalty_parts(penalty, hp)
+    # the vectorised dot is a call per row: worth it from a few SIMD widths on; the
+    # choice depends on d only, so all rows of a model use the same dot
+    vec_dot = d >= BATCH_DOT_MIN_D
     sumloss = 0.0
     sumpen = 0.0
     start = 0
@@ -490,7 +494,7 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
             if i + PREFETCH_DISTANCE < m:
                 prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
             r = order[i]
-            p = dot_row(X, r, w) + b
+            p = (batch_dot(X, r, w) if vec_dot else dot_row(X, r, w)) + b
             if not math.isfinite(p):
                 return sumloss, sumloss + sumpen, i
             sumloss += loss_value(loss, p, y[r], epsilon)
