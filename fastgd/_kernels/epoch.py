@@ -503,8 +503,9 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
                 axpy_row(g, X, r, dl)
                 g[d] += dl
         size = float(stop - start)
-        for j in range(d + 1):
-            g[j] = g[j] / size
+        if size != 1.0:  # x / 1 is x: per-sample steps skip d + 1 divisions
+            for j in range(d + 1):
+                g[j] = g[j] / size
         t = counters[C.SC_T]
         eta = learning_rate(schedule, t, hp, counters)
         optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta)
