@@ -349,3 +349,17 @@ def test_wide_rows_equal_reference(optimizer):
             if not dev <= tol:
                 failures.append(f"{name}/{np.dtype(dtype).name}: {dev:.3g}")
     assert not failures, failures
+
+
+@pytest.mark.parametrize("bad", [None, 0, 4095, 4096, 9999])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_all_finite_finds_any_nonfinite_entry(bad, value):
+    """The compiled target check agrees with np.isfinite(...).all(), block edges included,
+    and huge finite values do not overflow it."""
+    from fastgd._kernels.targets import all_finite
+
+    a = np.full(10_000, 1e308)
+    a[::3] = -1e308
+    if bad is not None:
+        a[bad] = value
+    assert all_finite(a) == bool(np.isfinite(a).all()) == (bad is None)
