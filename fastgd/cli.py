@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import json
 import sys
 import time
@@ -30,8 +31,13 @@ def _verify(args: argparse.Namespace) -> int:
     n_configs = 0
     failures = 0
     t0 = time.perf_counter()
-    for name, cfg in _grid.configurations(batch_sizes=batch_sizes, losses=losses):
-        X, y, sw = _grid.make_data(cfg.loss)
+    # two widths: d = 3 runs the scalar loops, d = 40 the SIMD ones (the carried dot of
+    # per-sample SGD, the vectorised dot of the batch epochs)
+    cases = itertools.product(_grid.configurations(batch_sizes=batch_sizes, losses=losses),
+                              (3, 40))
+    for (name, cfg), width in cases:
+        X, y, sw = _grid.make_data(cfg.loss, d=width)
+        name = f"{name}/d={width}"
         for dtype, tol in (("float64", args.rtol), ("float32", 1e-4)):
             for weighted in (False, True):
                 weights = sw if weighted else np.ones_like(sw)
@@ -56,7 +62,7 @@ def _verify(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     print(
         f"{n_configs} configurations (loss x penalty x optimizer x schedule x batch x "
-        f"intercept x weights x dtype) in {elapsed:.1f} s: "
+        f"intercept x width x weights x dtype) in {elapsed:.1f} s: "
         + ("all within tolerance" if failures == 0 else f"{failures} FAILED")
         + f" (float64 rtol {args.rtol:g}, float32 rtol 1e-4)"
     )
