@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import numbers
 import operator
 import warnings
@@ -29,7 +30,7 @@ from ._driver import (
     unit_weights,
 )
 from ._kernels import run_epoch
-from ._kernels.targets import encode_binary, finite
+from ._kernels.targets import all_finite, encode_binary, finite
 from ._validation import check_bool as _check_bool
 from ._validation import check_int as _check_int
 from ._validation import check_real as _check_real
@@ -625,7 +626,7 @@ class _BaseSGD(EstimatorBase):
                 problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch,
             )
             # a non-finite y leaves the (clipped) parameters finite but not the loss
-            if bad >= 0 or not (np.isfinite(lin.params).all() and np.isfinite(sumloss)):
+            if bad >= 0 or not (math.isfinite(sumloss) and all_finite(lin.params)):
                 return False
             lin.loss_curve.append(sumloss / keep)
         return True
@@ -887,8 +888,11 @@ class SGDRegressor(_BaseSGD):
                             sample_weight=sample_weight, max_iter=1, partial=True)
 
     def _publish(self, lins, problem):
-        super()._publish(lins, problem)
-        self.coef_ = self.coef_[0]
+        lin = lins[0]  # a regressor has one model
+        model = lin.model(problem)
+        self.coef_ = model[:-1].copy()
+        self.intercept_ = model[-1:].copy()
+        self.t_ = lin.t
 
     def predict(self, X) -> np.ndarray:
         """Return ``X @ coef_ + intercept_``, shape (n_samples,), float64 (float32 for float32 X)."""
