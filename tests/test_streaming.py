@@ -310,3 +310,30 @@ def test_checkpoint_without_carried_dot_loads_and_continues(tmp_path):
     resumed.partial_fit(X[100:], y[100:])
     np.testing.assert_allclose(resumed.coef_, whole.coef_, rtol=1e-12)
     np.testing.assert_allclose(resumed.intercept_, whole.intercept_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["set_params", "attribute"])
+def test_parameter_changed_between_chunks_takes_effect(how, monkeypatch):
+    """A parameter changed after a partial_fit call (set_params or plain assignment)
+    is used by the next call, exactly as the general path uses it."""
+    X, y = _data()
+
+    def run(fast):
+        model = SGDRegressor(shuffle=False, learning_rate="constant", eta0=0.01)
+        if not fast:
+            monkeypatch.setattr(SGDRegressor, "_fast_partial_fit", lambda *a, **k: False)
+        model.partial_fit(X[:100], y[:100])
+        if how == "set_params":
+            model.set_params(eta0=0.001)
+        else:
+            model.eta0 = 0.001
+        model.partial_fit(X[100:], y[100:])
+        monkeypatch.undo()
+        return model.coef_
+
+    unchanged = SGDRegressor(shuffle=False, learning_rate="constant", eta0=0.01)
+    unchanged.partial_fit(X[:100], y[:100])
+    unchanged.partial_fit(X[100:], y[100:])
+    fast, general = run(True), run(False)
+    np.testing.assert_array_equal(fast, general)
+    assert not np.array_equal(fast, unchanged.coef_)
