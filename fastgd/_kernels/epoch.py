@@ -77,6 +77,16 @@ def gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf):
 
 
 @leaf
+def contiguous_run(order, start, nb):
+    """True when ``order[start:start + nb]`` is ``first, first + 1, ...`` (rows read in place)."""
+    first = order[start]
+    for k in range(1, nb):
+        if order[start + k] != first + k:
+            return False
+    return True
+
+
+@leaf
 def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2, n1, q, aw,
               state, counters, hp, rates, loss, penalty, schedule):
     """Per-sample SGD over rows ``base .. base + nb - 1`` of ``src`` (X itself or a buffer).
@@ -160,6 +170,7 @@ def sgd_block_carry(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, wp, xp, 
     xa = xp
     xb = xq
     swapped = False
+    bad = -1
     for kk in range(nb):
         r = base + kk
         if prefetch and kk + PREFETCH_DISTANCE < nb:
@@ -174,10 +185,8 @@ def sgd_block_carry(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, wp, xp, 
         xa, xb = xb, xa
         swapped = not swapped
         if not math.isfinite(p):
-            if swapped:
-                for j in range(xp.shape[0]):
-                    xp[j] = xq[j]
-            return 1.0, 0.0, b, t, sumloss, sumpen, i0 + kk
+            bad = i0 + kk  # the caller restarts the carry from wp
+            break
         yi = ysrc[r]
         eta = eta_fixed if fixed_rate else rates[k]
         sumloss += loss_value(loss, p, yi, epsilon)
@@ -190,7 +199,7 @@ def sgd_block_carry(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, wp, xp, 
     if swapped:
         for j in range(xp.shape[0]):
             xp[j] = xq[j]
-    return sp, up, b, t, sumloss, sumpen, -1
+    return sp, up, b, t, sumloss, sumpen, bad
 
 
 @kernel
@@ -235,12 +244,7 @@ def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty,
     while start < m:
         nb = min(GATHER_BLOCK, m - start)
         first = order[start]
-        contiguous = True
-        for k in range(1, nb):
-            if order[start + k] != first + k:
-                contiguous = False
-                break
-        if contiguous:
+        if contiguous_run(order, start, nb):
             sp, up, b, t, sl, spen, bad = sgd_block_carry(
                 X, y, sw, first, nb, start, X, y, sw, prefetch_rows, wp, xp, xq, sp, up, b, t,
                 counters, hp, rates, loss, penalty, schedule)
@@ -315,12 +319,7 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     while start < m:
         nb = min(GATHER_BLOCK, m - start)
         first = order[start]
-        contiguous = True
-        for k in range(1, nb):
-            if order[start + k] != first + k:
-                contiguous = False
-                break
-        if contiguous:
+        if contiguous_run(order, start, nb):
             b, t, u, n2, n1, sl, sp, bad = sgd_block(
                 X, y, sw, first, nb, start, X, y, sw, True, w, b, t, u, n2, n1, q, aw,
                 state, counters, hp, rates, loss, penalty, schedule)
