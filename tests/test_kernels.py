@@ -101,7 +101,7 @@ import json, warnings
 import numpy as np
 from fastgd import _grid, SGDRegressor, SGDClassifier
 from fastgd._kernels import run_epoch, batch_epoch, sgd_epoch_per_sample
-from fastgd._kernels.carry import carry_step, carry_weights
+from fastgd._kernels.carry import carry_weights
 from fastgd._kernels.targets import all_finite
 warnings.simplefilter("ignore")
 for name, cfg in _grid.configurations(batch_sizes=(1, 4, None)):
@@ -115,7 +115,7 @@ for dtype in (np.float64, np.float32, np.int64):
     SGDRegressor(max_iter=3, batch_size=4, optimizer="adam").fit(Xd, X[:, 0])
     SGDClassifier(max_iter=3, average=True).fit(Xd, X[:, 0] > 0, sample_weight=np.ones(40))
     SGDClassifier(max_iter=3).partial_fit(Xd, np.arange(40) % 3, classes=[0, 1, 2])
-kernels = (run_epoch, batch_epoch, sgd_epoch_per_sample, carry_step, carry_weights, all_finite)
+kernels = (run_epoch, batch_epoch, sgd_epoch_per_sample, carry_weights, all_finite)
 print(json.dumps({f.__name__: len(f.signatures) for f in kernels}))
 """
 
@@ -125,10 +125,11 @@ def test_one_compiled_signature_per_dtype():
     out = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT], capture_output=True,
                          text=True, check=True, timeout=900)
     counts = json.loads(out.stdout.strip().splitlines()[-1])
-    # the epoch loops (and the carried-dot helpers) are compiled into run_epoch and
-    # reached from Python only through it; all_finite checks float64 targets only
+    # the epoch loops (and carry_weights) are compiled into run_epoch and reached from
+    # Python only through it (carry_step and batch_dot are intrinsics: no dispatcher);
+    # all_finite checks float64 targets only
     assert counts == {"run_epoch": 2, "batch_epoch": 0, "sgd_epoch_per_sample": 0,
-                      "carry_step": 0, "carry_weights": 0, "all_finite": 1}, counts
+                      "carry_weights": 0, "all_finite": 1}, counts
 
 
 # --------------------------------------------------------------- the seeds' numbers

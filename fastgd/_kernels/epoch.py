@@ -57,7 +57,6 @@ def penalty_parts(penalty, hp):
     return 0.0, 0.0
 
 
-BATCH_DOT_MIN_D = 32  # from this d on, batch epochs use the vectorised dot (carry.batch_dot)
 GATHER_BLOCK = 256  # rows copied at a time from a shuffled order (64 was no better at d=100)
 
 
@@ -88,7 +87,7 @@ def contiguous_run(order, start, nb):
 
 @leaf
 def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2, n1, q, aw,
-              state, counters, hp, rates, loss, penalty, schedule):
+              state, counters, hp, rates, lanes, loss, penalty, schedule):
     """Per-sample SGD over rows ``base .. base + nb - 1`` of ``src`` (X itself or a buffer).
 
     ``i0`` is the position of the first row in the epoch's order (for ``bad``);
@@ -104,6 +103,9 @@ def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2
     has_l2 = penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET
     has_l1 = penalty == C.PENALTY_L1 or penalty == C.PENALTY_ELASTICNET
     has_pen = penalty != C.PENALTY_NONE
+    # constant and adaptive rates do not change within a call: no per-row rate lookup
+    fixed_rate = schedule == C.SCHED_CONSTANT or schedule == C.SCHED_ADAPTIVE
+    eta_fixed = learning_rate(schedule, t, hp, counters)
     sumloss = 0.0
     sumpen = 0.0
     p = dot_row(src, base, w)
@@ -114,14 +116,16 @@ def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2
             prefetch_sample(X, y, sw, r + PREFETCH_DISTANCE)
         # rates come in blocks aligned on t (not on the call), so chunking a stream
         # into partial_fit calls does not change a single learning rate
-        k = int(t - 1.0) % RATE_BLOCK
-        if k == 0 or kk == 0:
-            fill_rates(schedule, t - k, hp, counters, rates)
+        k = 0
+        if not fixed_rate:
+            k = int(t - 1.0) % RATE_BLOCK
+            if k == 0 or kk == 0:
+                fill_rates(schedule, t - k, hp, counters, rates)
         p += b
         if not math.isfinite(p):
             return b, t, u, n2, n1, sumloss, sumpen, i
         yi = ysrc[r]
-        eta = rates[k]
+        eta = eta_fixed if fixed_rate else rates[k]
         sumloss += loss_value(loss, p, yi, epsilon)
         sumpen += 0.5 * l2c * n2 + l1c * n1
         upd = -eta * loss_dloss(loss, p, yi, epsilon)
@@ -135,7 +139,8 @@ def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2
         mu = 1.0 / (t - avg_start + 1.0) if do_avg else 0.0
         rn = r + 1 if kk + 1 < nb else r
         if has_l1 or do_avg:
-            p, n2, n1 = update_dot_full(w, src, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw)
+            p, n2, n1 = update_dot_full(w, src, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw,
+                                          lanes)
         elif has_pen:  # L2 only: no need for ||w||_1
             p, n2 = update_dot_sq(w, src, r, rn, scale, upd)
         else:
@@ -304,6 +309,7 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     sumpen = 0.0
     bad = -1
     rates = np.empty(RATE_BLOCK)
+    lanes = np.empty((3, 8))  # scratch of update_dot_full
     # Rows are processed in blocks. A contiguous run of rows is read in place;
     # shuffled rows are first copied into a float64 buffer: the copy has no
     # dependency chain, so the memory system fetches many rows at once (15-25%
@@ -322,12 +328,12 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
         if contiguous_run(order, start, nb):
             b, t, u, n2, n1, sl, sp, bad = sgd_block(
                 X, y, sw, first, nb, start, X, y, sw, True, w, b, t, u, n2, n1, q, aw,
-                state, counters, hp, rates, loss, penalty, schedule)
+                state, counters, hp, rates, lanes, loss, penalty, schedule)
         else:
             gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf)
             b, t, u, n2, n1, sl, sp, bad = sgd_block(
                 buf, ybuf, swbuf, 0, nb, start, X, y, sw, False, w, b, t, u, n2, n1, q, aw,
-                state, counters, hp, rates, loss, penalty, schedule)
+                state, counters, hp, rates, lanes, loss, penalty, schedule)
         sumloss += sl
         sumpen += sp
         if bad >= 0:
@@ -476,9 +482,6 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
     avg_start = hp[C.HP_AVERAGE]
     avg = state[C.ST_AVG]
     l2c, l1c = penalty_parts(penalty, hp)
-    # the vectorised dot is a call per row: worth it from a few SIMD widths on; the
-    # choice depends on d only, so all rows of a model use the same dot
-    vec_dot = d >= BATCH_DOT_MIN_D
     sumloss = 0.0
     sumpen = 0.0
     start = 0
@@ -493,7 +496,7 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
             if i + PREFETCH_DISTANCE < m:
                 prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
             r = order[i]
-            p = (batch_dot(X, r, w) if vec_dot else dot_row(X, r, w)) + b
+            p = batch_dot(X, r, w) + b  # one call site: one summation order for every row
             if not math.isfinite(p):
                 return sumloss, sumloss + sumpen, i
             sumloss += loss_value(loss, p, y[r], epsilon)
