@@ -80,6 +80,25 @@ class LinearState:
         self.counters[:] = counters
         del self.loss_curve[n_curve:]
 
+    def snap_buffer(self) -> np.ndarray:
+        """Scratch for ``run_epoch_guarded``'s snapshot (reused across calls), marked invalid."""
+        size = self.params.size + self.state.size + self.counters.size + 1
+        buf = self.__dict__.get("_snap")
+        if buf is None or buf.shape[0] != size:
+            buf = np.empty(size)
+            self.__dict__["_snap"] = buf
+        buf[-1] = 0.0
+        return buf
+
+    def restore_flat(self, buf: np.ndarray, n_curve: int) -> None:
+        """Undo a ``run_epoch_guarded`` call from its snapshot (if the kernel took it)."""
+        if buf[-1] == 1.0:
+            p, s = self.params.size, self.state.size
+            self.params[:] = buf[:p]
+            self.state.reshape(-1)[:] = buf[p:p + s]
+            self.counters[:] = buf[p + s:-1]
+        del self.loss_curve[n_curve:]
+
     @property
     def t(self) -> float:
         return float(self.counters[C.SC_T])

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import numbers
-import operator
 import warnings
 from contextlib import contextmanager
 
@@ -29,8 +27,8 @@ from ._driver import (
     set_optimal_init,
     unit_weights,
 )
-from ._kernels import run_epoch
-from ._kernels.targets import all_finite, encode_binary, finite
+from ._kernels import run_epoch_guarded
+from ._kernels.targets import encode_binary, finite
 from ._validation import check_bool as _check_bool
 from ._validation import check_int as _check_int
 from ._validation import check_real as _check_real
@@ -65,6 +63,15 @@ def _naming(argument):
     except (TypeError, ValueError) as exc:
         kind = TypeError if isinstance(exc, TypeError) else ValueError
         raise kind(f"Invalid {argument}: {exc}") from exc
+
+
+def _param_name_set(cls) -> frozenset:
+    """The constructor parameter names of ``cls`` as a set, cached on the class."""
+    names = cls.__dict__.get("_param_name_set_cache")
+    if names is None:
+        names = frozenset(cls._get_param_names())
+        cls._param_name_set_cache = names
+    return names
 
 
 class _BaseSGD(EstimatorBase):
@@ -338,9 +345,10 @@ class _BaseSGD(EstimatorBase):
         if len(lins) == 1:  # the streaming hot path: no list-of-arrays conversions
             lin = lins[0]
             model = lin.model(problem)
-            self.coef_ = model[None, :-1].copy()
-            self.intercept_ = model[-1:].copy()
-            self.t_ = lin.t
+            attrs = self.__dict__  # not parameters: skip __setattr__ (hot path)
+            attrs["coef_"] = model[None, :-1].copy()
+            attrs["intercept_"] = model[-1:].copy()
+            attrs["t_"] = lin.t
             return
         models = np.array([lin.model(problem) for lin in lins])
         self.coef_ = models[:, :-1].copy()
@@ -522,7 +530,7 @@ class _BaseSGD(EstimatorBase):
 
     def _commit(self, lins, problem, rng, n_iter, pending=None):
         self._pending = pending
-        self._param_key = self._current_param_key()
+        self._params_clean = True
         self._problem = problem
         self._lins = lins
         self._optimizer_code = problem.optimizer
@@ -534,13 +542,16 @@ class _BaseSGD(EstimatorBase):
         else:
             self.n_iter_ = max(len(lin.loss_curve) for lin in lins)
 
-    def _current_param_key(self) -> tuple:
-        """All constructor parameters as one tuple (compared to detect ``set_params``)."""
-        getter = type(self).__dict__.get("_param_getter")
-        if getter is None:
-            getter = operator.attrgetter(*self._get_param_names())
-            type(self)._param_getter = getter
-        return getter(self)
+    def __setattr__(self, name, value):
+        # A constructor parameter set after training (set_params or plain assignment)
+        # sends the next partial_fit through the general path, which re-reads every
+        # parameter. A flag costs nothing per call; comparing all ~45 parameters on
+        # every call cost 1 us of the streaming budget. The partial_fit hot path writes
+        # its attributes into __dict__ directly: through this method they cost more
+        # than the comparison saved.
+        if name in _param_name_set(type(self)):
+            self.__dict__.pop("_params_clean", None)
+        object.__setattr__(self, name, value)
 
     def _fast_partial_fit(self, X, y, sample_weight, classes=None) -> bool:
         """``partial_fit`` without the general machinery, for the streaming hot path.
@@ -559,7 +570,7 @@ class _BaseSGD(EstimatorBase):
         n = X.shape[0] if X.ndim == 2 else 0
         if (n == 0 or X.dtype not in _FAST_DTYPES or not X.flags.c_contiguous
                 or X.shape[1] != self.n_features_in_ or y.ndim != 1 or y.shape[0] != n
-                or self._current_param_key() != self._param_key):
+                or "_params_clean" not in self.__dict__):
             return False
         Y = self._fast_targets(y, classes)
         if Y is None:
@@ -598,8 +609,8 @@ class _BaseSGD(EstimatorBase):
                 raise
             finally:
                 if not trained:
-                    for done, snap in zip(self._lins, snaps, strict=False):
-                        done.rollback(snap)
+                    for done, (buf, n_curve) in zip(self._lins, snaps, strict=False):
+                        done.restore_flat(buf, n_curve)
                     if rng_state is not None:
                         rng.bit_generator.state = rng_state
             if not trained:
@@ -608,25 +619,29 @@ class _BaseSGD(EstimatorBase):
                 if len(lin.loss_curve) > 2 * _MAX_CURVE:
                     del lin.loss_curve[:-_MAX_CURVE]  # bounded memory on endless streams
             self._publish(self._lins, problem)
-        self._pending = new_pending
-        self.n_iter_ = 1
+        attrs = self.__dict__  # not parameters: skip __setattr__ (hot path)
+        attrs["_pending"] = new_pending
+        attrs["n_iter_"] = 1
         return True
 
     def _fast_train(self, X, Y, sw, keep, batch, problem, rng, snaps) -> bool:
         """The kernel calls of :meth:`_fast_partial_fit`; False when one of them fails."""
         for k, lin in enumerate(self._lins):
-            snaps.append(lin.snapshot())
             order = rng.permutation(keep) if self.shuffle else identity_order(keep)
             wk = sw[:keep]
             pos, neg = self._cw_pairs[k] if self._is_classifier else (1.0, 1.0)
             if pos != 1.0 or neg != 1.0:
                 wk = wk * np.where(Y[k, :keep] > 0, pos, neg)
-            sumloss, _, bad = run_epoch(
+            # the snapshot is marked invalid until the kernel has copied the state: an
+            # interrupt before the call restores nothing (nothing changed yet)
+            buf = lin.snap_buffer()
+            snaps.append((buf, len(lin.loss_curve)))
+            sumloss, ok = run_epoch_guarded(
                 X, Y[k], wk, order, lin.params, lin.state, lin.counters, problem.hp,
-                problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch,
+                problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch, buf,
             )
             # a non-finite y leaves the (clipped) parameters finite but not the loss
-            if bad >= 0 or not (math.isfinite(sumloss) and all_finite(lin.params)):
+            if not ok:
                 return False
             lin.loss_curve.append(sumloss / keep)
         return True
@@ -642,7 +657,7 @@ class _BaseSGD(EstimatorBase):
         if classes is not None and classes is not self.__dict__.get("_fast_classes"):
             if not np.array_equal(classes, known):
                 return None
-            self._fast_classes = classes  # the same object next time: no comparison
+            self.__dict__["_fast_classes"] = classes  # the same object next time: no comparison
         if known.shape[0] == 2:
             Y = np.empty((1, y.shape[0]))
             if not encode_binary(y, int(known[0]), int(known[1]), Y[0]):
@@ -890,9 +905,10 @@ class SGDRegressor(_BaseSGD):
     def _publish(self, lins, problem):
         lin = lins[0]  # a regressor has one model
         model = lin.model(problem)
-        self.coef_ = model[:-1].copy()
-        self.intercept_ = model[-1:].copy()
-        self.t_ = lin.t
+        attrs = self.__dict__  # not parameters: skip __setattr__ (hot path)
+        attrs["coef_"] = model[:-1].copy()
+        attrs["intercept_"] = model[-1:].copy()
+        attrs["t_"] = lin.t
 
     def predict(self, X) -> np.ndarray:
         """Return ``X @ coef_ + intercept_``, shape (n_samples,), float64 (float32 for float32 X)."""

@@ -247,25 +247,37 @@ def test_keyboard_interrupt_during_fit_keeps_last_completed_epoch(monkeypatch, t
     model.partial_fit(X, y)
 
 
-def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatch):
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatch, when):
+    """Ctrl-C is delivered when a kernel returns: the call is undone whether the kernel
+    ran ("after": its state changes are rolled back) or not ("before")."""
     X, y = _data()
     model = SGDRegressor(batch_size=8, optimizer="adam", learning_rate="constant",
                          shuffle=False).partial_fit(X[:100], y[:100])
+    model.partial_fit(X[100:110], y[100:110])  # the fast path has a snapshot buffer now
     coef, t, pending = model.coef_.copy(), model.t_, model.n_pending_
-    from fastgd import _driver
+    params = model._lins[0].params.copy()
+    state = model._lins[0].state.copy()
+    n_curve = len(model._lins[0].loss_curve)
+    from fastgd import _driver, estimators
 
-    def interrupted(*args):
-        raise KeyboardInterrupt
+    def wrap(real):
+        def interrupted(*args):
+            if when == "after":
+                real(*args)
+            raise KeyboardInterrupt
+        return interrupted
 
-    from fastgd import estimators
-
-    monkeypatch.setattr(_driver, "run_epoch", interrupted)  # the general path
-    monkeypatch.setattr(estimators, "run_epoch", interrupted)  # the streaming fast path
+    monkeypatch.setattr(_driver, "run_epoch", wrap(_driver.run_epoch))  # general path
+    monkeypatch.setattr(estimators, "run_epoch_guarded", wrap(estimators.run_epoch_guarded))
     with pytest.raises(KeyboardInterrupt):
-        model.partial_fit(X[100:200], y[100:200])
+        model.partial_fit(X[110:200], y[110:200])
     with pytest.raises(KeyboardInterrupt):
-        model.partial_fit(X[100:200].tolist(), y[100:200].tolist())
+        model.partial_fit(X[110:200].tolist(), y[110:200].tolist())
     np.testing.assert_array_equal(model.coef_, coef)
+    np.testing.assert_array_equal(model._lins[0].params, params)
+    np.testing.assert_array_equal(model._lins[0].state, state)
+    assert len(model._lins[0].loss_curve) == n_curve
     assert model.t_ == t and model.n_pending_ == pending
 
 

@@ -1,6 +1,6 @@
 """Every @njit function of fastgd, and nothing else (see ``_jit`` for the policy)."""
 
-from .epoch import batch_epoch, optimizer_step, run_epoch, sgd_epoch_per_sample
+from .epoch import batch_epoch, optimizer_step, run_epoch, run_epoch_guarded, sgd_epoch_per_sample
 from .leaves import dot_row, norms
 from .scalar import learning_rate, loss_dloss, loss_value, optimal_init
 
@@ -14,5 +14,6 @@ __all__ = [
     "optimal_init",
     "optimizer_step",
     "run_epoch",
+    "run_epoch_guarded",
     "sgd_epoch_per_sample",
 ]

@@ -540,3 +540,39 @@ def run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optim
                                     penalty, schedule)
     return batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
                        optimizer, schedule, batch_size)
+
+
+@kernel
+def run_epoch_guarded(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
+                      schedule, batch_size, snap):
+    """:func:`run_epoch` for ``partial_fit``'s hot path: snapshot, epoch and check in one call.
+
+    ``snap`` is float64 of length ``params.size + state.size + counters.size + 1``. The
+    arrays are copied into it in that order (``state`` row by row) before the epoch,
+    then its last entry is set to 1 (the copy is complete: restoring from it is
+    valid). Returns ``(sumloss, ok)``: ``ok`` is False when a prediction was not
+    finite, the loss sum is not finite (a non-finite target) or the parameters are
+    not finite; the caller then restores the arrays from ``snap``. One call instead of
+    three array copies, the epoch and a finiteness check saves about 1 us per chunk.
+    """
+    k = 0
+    for j in range(params.shape[0]):
+        snap[k] = params[j]
+        k += 1
+    for i in range(state.shape[0]):
+        for j in range(state.shape[1]):
+            snap[k] = state[i, j]
+            k += 1
+    for j in range(counters.shape[0]):
+        snap[k] = counters[j]
+        k += 1
+    snap[k] = 1.0
+    sumloss, _, bad = run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
+                                optimizer, schedule, batch_size)
+    ok = bad < 0 and math.isfinite(sumloss)
+    if ok:
+        for j in range(params.shape[0]):
+            if not math.isfinite(params[j]):
+                ok = False
+                break
+    return sumloss, ok
