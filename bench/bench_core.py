@@ -14,7 +14,11 @@ What is measured:
   (one epoch of per-sample SGD, squared loss) for fastgd and scikit-learn, best of
   ``--repeats`` alternating runs of each;
 * import plus first fit on 1,000 x 10 rows in a fresh interpreter with a warm numba
-  cache (the second of two subprocess runs).
+  cache (the second of two subprocess runs);
+* the per-sample paths outside the carried-dot fast path (``penalty='l1'``,
+  ``'elasticnet'``, ``average=True``) at d in (10, 100), float64, shuffle=False, against
+  scikit-learn with the same parameters. Not a goal of the issue: a guard, because
+  this path once ran 2-4x slower than scikit-learn (a heap allocation per row).
 
 The goals are evaluated from the measured numbers, then printed as markdown and written
 to ``--out``.
@@ -69,8 +73,14 @@ def make_data(n, d, dtype, seed=0):
     return np.ascontiguousarray(X), y
 
 
-def _params(shuffle):
-    return dict(max_iter=1, tol=None, shuffle=shuffle, random_state=0)
+def _params(shuffle, **extra):
+    return dict(max_iter=1, tol=None, shuffle=shuffle, random_state=0, **extra)
+
+
+OTHER_PATHS = (("penalty='l1'", dict(penalty="l1")),
+               ("penalty='elasticnet'", dict(penalty="elasticnet")),
+               ("average=True", dict(average=True)))
+GUARD_OTHER = 1.0  # not slower than scikit-learn
 
 
 def warm_jit():
@@ -83,12 +93,13 @@ def warm_jit():
                 SkSGDRegressor(**_params(shuffle)).fit(X, y)
 
 
-def time_fits(n, d, dtype, shuffle, repeats):
+def time_fits(n, d, dtype, shuffle, repeats, **extra):
     X, y = make_data(n, d, dtype)
     best_fg = best_sk = np.inf
     for _ in range(repeats):
         for which in ("fastgd", "sklearn"):
-            est = (fastgd.SGDRegressor if which == "fastgd" else SkSGDRegressor)(**_params(shuffle))
+            cls = fastgd.SGDRegressor if which == "fastgd" else SkSGDRegressor
+            est = cls(**_params(shuffle, **extra))
             gc.collect()
             t = time.perf_counter()
             est.fit(X, y)
@@ -135,7 +146,7 @@ def _verdict(ok):
     return "PASS" if ok else "FAIL"
 
 
-def build_report(args, info, bw_bytes, bw, rows, import_times):
+def build_report(args, info, bw_bytes, bw, rows, import_times, other_rows):
     bw_gbs = max(v[1] for v in bw.values())
     plain_gbs = bw["plain loop"][1]
     lines = ["# fastgd core speed", ""]
@@ -174,6 +185,17 @@ def build_report(args, info, bw_bytes, bw, rows, import_times):
               "| run | import s | import + first fit s |", "|---|---:|---:|"]
     lines += [f"| {i + 1}{' (cache warm-up)' if i == 0 else ''} | {ti:.3f} | {t:.3f} |"
               for i, (ti, t) in enumerate(import_times)]
+
+    lines += ["", "## Other per-sample paths (guard)", "",
+              "Penalties and averaging that the carried dot does not cover, float64, "
+              "shuffle=False, same parameters for both; best of "
+              f"{args.repeats} alternating runs. Guard: not slower than scikit-learn.", "",
+              "| option | d | fastgd s | sklearn s | speed-up | guard |",
+              "|---|---:|---:|---:|---:|---|"]
+    for label, r in other_rows:
+        ratio = r["sklearn_s"] / r["fastgd_s"]
+        lines.append(f"| {label} | {r['d']} | {r['fastgd_s']:.4f} | {r['sklearn_s']:.4f} "
+                     f"| {ratio:.2f}x | {_verdict(ratio >= GUARD_OTHER)} |")
 
     goals = []
     for r in rows:
@@ -231,7 +253,15 @@ def main(argv=None):
                       file=sys.stderr, flush=True)
                 rows.append(time_fits(args.n, d, dtype, shuffle, args.repeats))
 
-    report = build_report(args, info, bw_size, bw, rows, import_times)
+    other_rows = []
+    for label, extra in OTHER_PATHS:
+        for d in DIMS:
+            print(f"fit {label} d={d} ...", file=sys.stderr, flush=True)
+            fastgd.SGDRegressor(**_params(False, **extra)).fit(*make_data(200, d, np.float64))
+            other_rows.append((label, time_fits(args.n, d, np.float64, False, args.repeats,
+                                                **extra)))
+
+    report = build_report(args, info, bw_size, bw, rows, import_times, other_rows)
     print(report)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,11 @@
 * ``FASTMATH`` allows fused multiply-add only: no ``nnan``/``ninf`` (divisions
   by ``sqrt(v) + eps`` and the non-finite checks must stay honest) and no
   reassociation -- the dot products sum in a fixed lane order instead (see
-  ``leaves``), so results do not depend on how a stream is chunked. One loop is
-  the exception: the carried dot of the per-sample fast path (``carry``) adds
-  ``reassoc`` so LLVM vectorises its reductions; every dot of that path comes
-  from that one loop, so chunking still changes no bit.
+  ``leaves``), so results do not depend on how a stream is chunked. Two loops
+  are the exception: the carried dot of the per-sample fast path and the batch
+  epochs' dot (``carry``) are LLVM-IR intrinsics with ``reassoc`` on their own
+  reduction instructions, so LLVM vectorises them; each model's rows always run
+  through the same compiled copy of its loop, so chunking still changes no bit.
 """
 
 from __future__ import annotations
