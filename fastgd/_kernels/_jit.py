@@ -1,7 +1,8 @@
 """The one place that sets numba's compile policy for every fastgd kernel.
 
 * ``cache=True``: compiled code is stored next to the sources and reused by the
-  next process (import plus first fit stays well under a second).
+  next process (import plus first fit stays well under a second). The cache
+  entries are stamped with all kernel sources, not only their own file (``_cache``).
 * ``error_model='numpy'``: division by zero gives inf/nan instead of raising; the
   Python error model adds a check that stops the update loops from vectorising.
 * ``nogil=True``: kernels release the GIL, so one-vs-rest classes can train on
@@ -19,6 +20,11 @@
 from __future__ import annotations
 
 from numba import njit
+
+from ._cache import install as _install_cache_locator
+
+# before any kernel is decorated: their cache stamps cover every kernel source file
+_install_cache_locator()
 
 FASTMATH = frozenset({"contract"})
 
