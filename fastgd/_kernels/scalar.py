@@ -197,7 +197,32 @@ def fill_rates(schedule, t, hp, counters, out):
     result is within a few ulps of the direct formula).
     """
     n = out.shape[0]
-    if schedule == C.SCHED_INVSCALING and t >= _SERIES_T:
+    # One loop per schedule, each calling learning_rate with a constant code: with
+    # the code known, only its formula is compiled into the loop. One loop over a
+    # run-time code let LLVM speculate every formula's pow / cos / floor on every
+    # entry: 22 ns per rate even for 'constant' (now ~1-3 ns).
+    if schedule == C.SCHED_OPTIMAL:
+        for k in range(n):
+            out[k] = learning_rate(C.SCHED_OPTIMAL, t + k, hp, counters)
+    elif schedule == C.SCHED_CONSTANT:
+        for k in range(n):
+            out[k] = learning_rate(C.SCHED_CONSTANT, t + k, hp, counters)
+    elif schedule == C.SCHED_ADAPTIVE:
+        for k in range(n):
+            out[k] = learning_rate(C.SCHED_ADAPTIVE, t + k, hp, counters)
+    elif schedule == C.SCHED_INVERSE_TIME:
+        for k in range(n):
+            out[k] = learning_rate(C.SCHED_INVERSE_TIME, t + k, hp, counters)
+    elif schedule == C.SCHED_STEP:
+        for k in range(n):
+            out[k] = learning_rate(C.SCHED_STEP, t + k, hp, counters)
+    elif schedule == C.SCHED_EXPONENTIAL:
+        for k in range(n):
+            out[k] = learning_rate(C.SCHED_EXPONENTIAL, t + k, hp, counters)
+    elif schedule == C.SCHED_COSINE:
+        for k in range(n):
+            out[k] = learning_rate(C.SCHED_COSINE, t + k, hp, counters)
+    elif t >= _SERIES_T:  # invscaling
         p = hp[C.HP_POWER_T]
         base = hp[C.HP_ETA0] / t**p
         inv_t = 1.0 / t
@@ -207,6 +232,6 @@ def fill_rates(schedule, t, hp, counters, out):
             z = -p * lg
             e = 1.0 + z * (1.0 + z / 2.0 * (1.0 + z / 3.0 * (1.0 + z / 4.0 * (1.0 + z / 5.0))))
             out[k] = base * e
-    else:
+    else:  # invscaling below the series' range
         for k in range(n):
-            out[k] = learning_rate(schedule, t + k, hp, counters)
+            out[k] = learning_rate(C.SCHED_INVSCALING, t + k, hp, counters)

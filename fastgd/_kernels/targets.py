@@ -12,18 +12,18 @@ from ._jit import _POLICY, kernel
 def encode_binary(y, negative, positive, out):
     """``out[i] = +1.0`` where ``y[i] == positive``, ``-1.0`` where ``y[i] == negative``.
 
-    One pass, no temporaries. Returns False (and leaves ``out`` partly written) as
-    soon as a label is neither, so the caller can report it through the general path.
+    One branch-free pass, no temporaries (shuffled 0/1 labels made a branch per label
+    mispredict half the time: 3.6 ms per million labels). Returns False when some
+    label is neither (``out`` is then meaningless), so the caller can report it
+    through the general path.
     """
+    unknown = 0
     for i in range(y.shape[0]):
         v = y[i]
-        if v == positive:
-            out[i] = 1.0
-        elif v == negative:
-            out[i] = -1.0
-        else:
-            return False
-    return True
+        is_pos = v == positive
+        out[i] = 1.0 if is_pos else -1.0
+        unknown += (not is_pos) & (v != negative)
+    return unknown == 0
 
 
 _BLOCK = 4096
