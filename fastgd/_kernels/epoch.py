@@ -57,7 +57,9 @@ def penalty_parts(penalty, hp):
     return 0.0, 0.0
 
 
-GATHER_BLOCK = 256  # rows copied at a time from a shuffled order (64 was no better at d=100)
+# rows per block: sgd_block copies a shuffled block into a buffer (64 was no better at
+# d=100); the carried path checks contiguity per block and reads rows in place
+GATHER_BLOCK = 256
 
 
 @kernel
@@ -162,10 +164,10 @@ def sgd_block_carry(X, y, sw, order, start, nb, indirect, prefetch, wp, xp, xq, 
     :mod:`.carry`. Rows are read in place: ``order[start] + kk`` when the run is
     contiguous (``indirect`` false; ``prefetch`` asks for software prefetch, which
     pays only for rows of several cache lines), else ``order[start + kk]`` with rows
-    prefetched ``PREFETCH_DISTANCE`` positions of ``order`` ahead. ``wp`` and ``xp`` hold the carry on entry
-    and on return (``xq`` is scratch of the same length). Returns
-    ``(sp, up, b, t, sumloss, sumpen, bad)``; on a non-finite prediction ``wp`` holds
-    the weights before that row and ``bad`` its position in ``order``.
+    prefetched ``PREFETCH_DISTANCE`` positions of ``order`` ahead. ``wp`` and ``xp``
+    hold the carry on entry and on return (``xq`` is scratch of the same length).
+    Returns ``(sp, up, b, t, sumloss, sumpen, bad)``; on a non-finite prediction
+    ``wp`` holds the weights before that row and ``bad`` its position in ``order``.
     """
     fit_intercept = hp[C.HP_FIT_INTERCEPT] != 0.0
     epsilon = hp[C.HP_EPSILON]
