@@ -129,6 +129,15 @@ def _shared(kind: str, n: int) -> np.ndarray:
     return arr[:n]
 
 
+def shared_full(kind: str, n: int) -> np.ndarray:
+    """The whole shared array of ``kind`` (ones or 0..size-1), grown to at least ``n``.
+
+    For kernels told how many entries to use (``run_epoch_guarded``): no slice per call.
+    """
+    _shared(kind, n)
+    return _SHARED[kind]
+
+
 def unit_weights(n: int) -> np.ndarray:
     """``np.ones(n)`` (float64), shared: never write to it."""
     return _shared("ones", n)

@@ -18,6 +18,7 @@ import numpy as np
 from . import _codes as C
 from ._base import EstimatorBase, check_random_state, not_fitted
 from ._driver import (
+    _SHARED,
     DivergenceError,
     LinearState,
     Problem,
@@ -25,10 +26,11 @@ from ._driver import (
     make_hp,
     run_epochs,
     set_optimal_init,
+    shared_full,
     unit_weights,
 )
 from ._kernels import run_epoch_guarded
-from ._kernels.targets import encode_binary, finite
+from ._kernels.targets import all_finite, encode_binary, finite
 from ._validation import check_bool as _check_bool
 from ._validation import check_int as _check_int
 from ._validation import check_real as _check_real
@@ -36,7 +38,11 @@ from ._validation import optimizer_default
 
 # scikit-learn is imported lazily (see fastgd._base): plain 2-D float NumPy input
 # takes the fast path below, everything else goes through scikit-learn's validation.
-_FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+_FAST_DTYPES = (_F64, _F32)
+# published from the models when first read after a partial_fit hot-path call
+_LAZY_ATTRS = frozenset(("coef_", "intercept_", "t_"))
 # partial_fit appends one loss per chunk; on an endless stream only the most recent
 # _MAX_CURVE to 2 * _MAX_CURVE entries are kept
 _MAX_CURVE = 1_000
@@ -542,6 +548,7 @@ class _BaseSGD(EstimatorBase):
         return self
 
     def _commit(self, lins, problem, rng, n_iter, pending=None):
+        self.__dict__.pop("_hot", None)  # the hot path re-arms from the new state
         self._pending = pending
         self._params_clean = True
         self._problem = problem
@@ -564,7 +571,39 @@ class _BaseSGD(EstimatorBase):
         # than the comparison saved.
         if name in _param_name_set(type(self)):
             self.__dict__.pop("_params_clean", None)
+            self.__dict__.pop("_hot", None)
         object.__setattr__(self, name, value)
+
+    def _arm(self):
+        """Constants of the ``partial_fit`` hot path, or None where it does not apply.
+
+        Built on the first hot-path call after a commit and kept in ``_hot`` until the
+        next commit or parameter change, so a call looks nothing up twice. The tuple:
+        ``(n_features, models, codes, batch_size, shuffle, rng, labels, cw_pairs)``
+        with ``models`` one ``(lin, params, state, counters, snap, loss_curve)`` per
+        linear model, ``codes`` the kernel's ``(hp, loss, penalty, optimizer,
+        schedule)``, ``labels`` None (regressor), ``(negative, positive)`` (binary) or
+        the sorted classes (one-vs-rest).
+        """
+        attrs = self.__dict__
+        if ("_params_clean" not in attrs or "_lins" not in attrs
+                or "feature_names_in_" in attrs):
+            return None
+        labels, cw_pairs = None, None
+        if self._is_classifier:
+            known = attrs.get("classes_")
+            if known is None or known.dtype.kind not in "iu" or "_cw_pairs" not in attrs:
+                return None
+            labels = (int(known[0]), int(known[1])) if known.shape[0] == 2 else known
+            cw_pairs = tuple(None if pair == (1.0, 1.0) else pair for pair in self._cw_pairs)
+        problem = self._problem
+        models = tuple((lin, lin.params, lin.state, lin.counters, lin.snap_buffer(),
+                        lin.loss_curve) for lin in self._lins)
+        codes = (problem.hp, problem.loss, problem.penalty, problem.optimizer, problem.schedule)
+        hot = (self.n_features_in_, models, codes, problem.batch_size, bool(self.shuffle),
+               self._rng_state, labels, cw_pairs)
+        attrs["_hot"] = hot
+        return hot
 
     def _fast_partial_fit(self, X, y, sample_weight, classes=None) -> bool:
         """``partial_fit`` without the general machinery, for the streaming hot path.
@@ -576,111 +615,151 @@ class _BaseSGD(EstimatorBase):
         shuffling work as in the general path, with the same kernel and state, so the
         result is identical. Anything else -- or a chunk whose training fails -- returns
         False, with nothing changed, and the general path handles it, errors included.
+
+        At 1,000-row chunks every 100 ns here costs about 1% of streaming throughput at
+        d = 10 (bench/bench_stream.py): hence the armed constants (:meth:`_arm`), the
+        shared full-length weight and order arrays, and ``coef_`` / ``intercept_`` /
+        ``t_`` published when first read (:meth:`__getattr__`) instead of per call.
         """
-        if (type(X) is not np.ndarray or type(y) is not np.ndarray
-                or "_lins" not in self.__dict__ or "feature_names_in_" in self.__dict__):
+        attrs = self.__dict__
+        hot = attrs.get("_hot")
+        if hot is None:
+            hot = self._arm()
+            if hot is None:
+                return False
+        if type(X) is not np.ndarray or type(y) is not np.ndarray or X.ndim != 2 or y.ndim != 1:
             return False
-        n = X.shape[0] if X.ndim == 2 else 0
-        if (n == 0 or X.dtype not in _FAST_DTYPES or not X.flags.c_contiguous
-                or X.shape[1] != self.n_features_in_ or y.ndim != 1 or y.shape[0] != n
-                or "_params_clean" not in self.__dict__):
+        n, d = X.shape
+        dtype = X.dtype
+        if (n == 0 or d != hot[0] or y.shape[0] != n or not X.flags.c_contiguous
+                or not (dtype is _F64 or dtype is _F32 or dtype in _FAST_DTYPES)):
             return False
-        Y = self._fast_targets(y, classes)
-        if Y is None:
+        _, models, codes, batch_size, shuffle, rng, labels, cw_pairs = hot
+        targets = self._fast_targets(y, classes, labels, n)
+        if targets is None:
             return False
         if sample_weight is None:
-            sw = unit_weights(n)
+            sw = _SHARED["ones"]
+            if sw.shape[0] < n:
+                sw = shared_full("ones", n)
         elif (type(sample_weight) is np.ndarray and sample_weight.dtype == np.float64
               and sample_weight.ndim == 1 and sample_weight.shape[0] == n
-              and np.isfinite(sample_weight).all() and (sample_weight >= 0).all()):
+              and all_finite(sample_weight) and (sample_weight >= 0).all()):
             sw = sample_weight
         else:
             return False
-        problem = self._problem
-        pending = self.__dict__.get("_pending")
-        if pending is not None:
-            if pending[0].dtype != X.dtype:
-                return False
-            X = np.concatenate([pending[0], X])
-            Y = np.concatenate([pending[1].T, Y], axis=1)
-            sw = np.concatenate([pending[2], sw])
-            n = X.shape[0]
-        keep = n if problem.batch_size <= 1 else n - n % problem.batch_size
+        keep = n
         new_pending = None
-        if keep < n:
-            new_pending = (X[keep:].copy(), np.ascontiguousarray(Y[:, keep:].T),
-                           np.array(sw[keep:], dtype=np.float64))
+        if batch_size > 1:
+            pending = attrs.get("_pending")
+            if pending is not None:
+                if pending[0].dtype != dtype:
+                    return False
+                X = np.concatenate([pending[0], X])
+                targets = [np.concatenate([pending[1][:, k], t[:n]])
+                           for k, t in enumerate(targets)]
+                sw = np.concatenate([pending[2], sw[:n]])
+                n = X.shape[0]
+            keep = n - n % batch_size
+            if keep < n:
+                new_pending = (X[keep:].copy(),
+                               np.ascontiguousarray(np.array([t[keep:n] for t in targets]).T),
+                               np.array(sw[keep:n], dtype=np.float64))
         if keep > 0:
-            rng = self._rng_state
-            rng_state = rng.bit_generator.state if self.shuffle else None
-            snaps = []
-            batch = problem.batch_rows(keep)
+            rng_state = rng.bit_generator.state if shuffle else None
+            order = None
+            if not shuffle:
+                order = _SHARED["arange"]
+                if order.shape[0] < keep:
+                    order = shared_full("arange", keep)
+            hp, loss, penalty, optimizer, schedule = codes
+            batch = keep if batch_size == 0 else batch_size
+            done = 0  # models started; -1 once all have trained
+            n_curve = 0
             try:
-                trained = self._fast_train(X, Y, sw, keep, batch, problem, rng, snaps)
-            except BaseException:  # Ctrl-C included: the whole call is undone
-                trained = False
-                raise
-            finally:
-                if not trained:
-                    for done, (buf, n_curve) in zip(self._lins, snaps, strict=False):
-                        done.restore_flat(buf, n_curve)
+                for k, (_, params, state, counters, snap, curve) in enumerate(models):
+                    # invalid until the kernel has copied the state: an interrupt
+                    # before the call restores nothing (nothing changed yet)
+                    snap[-1] = 0.0
+                    n_curve = len(curve)
+                    done = k + 1
+                    if shuffle:
+                        order = rng.permutation(keep)
+                    wk = sw
+                    if cw_pairs is not None and cw_pairs[k] is not None:
+                        pos, neg = cw_pairs[k]
+                        wk = sw[:n] * np.where(targets[k][:n] > 0, pos, neg)
+                    sumloss = run_epoch_guarded(X, targets[k], wk, order, keep, params, state,
+                                                counters, hp, loss, penalty, optimizer,
+                                                schedule, batch, snap)
+                    if sumloss != sumloss:  # NaN: not finite (the general path says why)
+                        break
+                    curve.append(sumloss / keep)
+                else:
+                    done = -1
+            finally:  # Ctrl-C included: the whole call is undone
+                if done >= 0:
+                    for k in range(done):  # the earlier models each added one loss
+                        lin, *_, snap, curve = models[k]
+                        lin.restore_flat(snap, n_curve if k == done - 1 else len(curve) - 1)
                     if rng_state is not None:
                         rng.bit_generator.state = rng_state
-            if not trained:
+            if done >= 0:
                 return False
-            for lin in self._lins:
-                if len(lin.loss_curve) > 2 * _MAX_CURVE:
-                    del lin.loss_curve[:-_MAX_CURVE]  # bounded memory on endless streams
-            self._publish(self._lins, problem)
-        attrs = self.__dict__  # not parameters: skip __setattr__ (hot path)
+            for *_, curve in models:
+                if len(curve) > 2 * _MAX_CURVE:
+                    del curve[:-_MAX_CURVE]  # bounded memory on endless streams
+            # published again when first read (__getattr__)
+            attrs.pop("coef_", None)
+            attrs.pop("intercept_", None)
+            attrs.pop("t_", None)
         attrs["_pending"] = new_pending
         attrs["n_iter_"] = 1
         return True
 
-    def _fast_train(self, X, Y, sw, keep, batch, problem, rng, snaps) -> bool:
-        """The kernel calls of :meth:`_fast_partial_fit`; False when one of them fails."""
-        for k, lin in enumerate(self._lins):
-            order = rng.permutation(keep) if self.shuffle else identity_order(keep)
-            wk = sw[:keep]
-            pos, neg = self._cw_pairs[k] if self._is_classifier else (1.0, 1.0)
-            if pos != 1.0 or neg != 1.0:
-                wk = wk * np.where(Y[k, :keep] > 0, pos, neg)
-            # the snapshot is marked invalid until the kernel has copied the state: an
-            # interrupt before the call restores nothing (nothing changed yet)
-            buf = lin.snap_buffer()
-            snaps.append((buf, len(lin.loss_curve)))
-            sumloss, ok = run_epoch_guarded(
-                X, Y[k], wk, order, lin.params, lin.state, lin.counters, problem.hp,
-                problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch, buf,
-            )
-            # a non-finite y leaves the (clipped) parameters finite but not the loss
-            if not ok:
-                return False
-            lin.loss_curve.append(sumloss / keep)
-        return True
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_hot", None)  # scratch of the partial_fit hot path, rebuilt on demand
+        state.pop("_ybuf", None)
+        return state
 
-    def _fast_targets(self, y, classes):
-        """Targets as a C-contiguous (n_models, n) float64 array, or None (general path)."""
-        if not self._is_classifier:
-            return y[None, :] if y.dtype == np.float64 and y.flags.c_contiguous else None
-        known = self.classes_
-        if (y.dtype.kind not in "iu" or known.dtype.kind not in "iu"
-                or "_cw_pairs" not in self.__dict__):
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: the partial_fit hot path leaves coef_,
+        # intercept_ and t_ out of __dict__ and they are published here on first read.
+        attrs = self.__dict__
+        if name in _LAZY_ATTRS and "_lins" in attrs and "_problem" in attrs:
+            self._publish(attrs["_lins"], attrs["_problem"])
+            return attrs[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _fast_targets(self, y, classes, labels, n):
+        """Per-model float64 targets (each at least ``n`` long), or None (general path)."""
+        if labels is None:  # regressor
+            dtype = y.dtype
+            if (dtype is _F64 or dtype == _F64) and y.flags.c_contiguous:
+                return (y,)
             return None
-        if classes is not None and classes is not self.__dict__.get("_fast_classes"):
-            if not np.array_equal(classes, known):
+        if y.dtype.kind not in "iu":
+            return None
+        attrs = self.__dict__
+        if classes is not None and classes is not attrs.get("_fast_classes"):
+            if not np.array_equal(classes, self.classes_):
                 return None
-            self.__dict__["_fast_classes"] = classes  # the same object next time: no comparison
-        if known.shape[0] == 2:
-            Y = np.empty((1, y.shape[0]))
-            if not encode_binary(y, int(known[0]), int(known[1]), Y[0]):
+            attrs["_fast_classes"] = classes  # the same object next time: no comparison
+        if type(labels) is tuple:
+            buf = attrs.get("_ybuf")
+            if buf is None or buf.shape[0] < n:
+                buf = np.empty(max(n, 1024))
+                attrs["_ybuf"] = buf
+            if not encode_binary(y, labels[0], labels[1], buf):
                 return None  # an unknown label: the general path names it
-            return Y
+            return (buf,)
+        known = labels
         idx = np.searchsorted(known, y)
         if (idx >= known.shape[0]).any() or not (known[np.minimum(idx, known.shape[0] - 1)] == y).all():
             return None
-        Y = np.full((known.shape[0], y.shape[0]), -1.0)
-        Y[idx, np.arange(y.shape[0])] = 1.0
+        Y = np.full((known.shape[0], n), -1.0)
+        Y[idx, np.arange(n)] = 1.0
         return Y
 
     def _check_predict_X(self, X):

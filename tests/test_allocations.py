@@ -33,13 +33,13 @@ def allocations(cfg, n, dtype, shuffled, guarded):
     snap = np.empty(sum(a.size for a in arrays) + 1)
     before = rtsys.get_allocation_stats().alloc
     if guarded:
-        run_epoch_guarded(X, y, sw, order, *arrays, hp, loss, penalty, optimizer, schedule,
+        run_epoch_guarded(X, y, sw, order, n, *arrays, hp, loss, penalty, optimizer, schedule,
                           batch, snap)
     else:
         run_epoch(X, y, sw, order, *arrays, hp, loss, penalty, optimizer, schedule, batch)
     return rtsys.get_allocation_stats().alloc - before
 
-run_epoch_guarded(np.ones((2, 12)), np.ones(2), np.ones(2), np.arange(2), np.zeros(13),
+run_epoch_guarded(np.ones((2, 12)), np.ones(2), np.ones(2), np.arange(2), 2, np.zeros(13),
                   C.new_state(12), C.new_counters(0.01), np.zeros(C.N_HP), 0, 0, 0, 0, 1,
                   np.empty(13 + C.N_ST * 13 + C.N_SC + 1))  # starts numba's runtime
 growing = []

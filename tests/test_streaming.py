@@ -334,7 +334,8 @@ def test_parameter_changed_between_chunks_takes_effect(how, monkeypatch):
         model = SGDRegressor(shuffle=False, learning_rate="constant", eta0=0.01)
         if not fast:
             monkeypatch.setattr(SGDRegressor, "_fast_partial_fit", lambda *a, **k: False)
-        model.partial_fit(X[:100], y[:100])
+        model.partial_fit(X[:50], y[:50])
+        model.partial_fit(X[50:100], y[50:100])  # the hot path has armed its constants
         if how == "set_params":
             model.set_params(eta0=0.001)
         else:
@@ -344,8 +345,95 @@ def test_parameter_changed_between_chunks_takes_effect(how, monkeypatch):
         return model.coef_
 
     unchanged = SGDRegressor(shuffle=False, learning_rate="constant", eta0=0.01)
-    unchanged.partial_fit(X[:100], y[:100])
+    unchanged.partial_fit(X[:50], y[:50])
+    unchanged.partial_fit(X[50:100], y[50:100])
     unchanged.partial_fit(X[100:], y[100:])
     fast, general = run(True), run(False)
     np.testing.assert_array_equal(fast, general)
     assert not np.array_equal(fast, unchanged.coef_)
+
+
+def _general_only(monkeypatch, cls):
+    monkeypatch.setattr(cls, "_fast_partial_fit", lambda *a, **k: False)
+
+
+def test_hot_path_publishes_coef_on_first_read(monkeypatch):
+    """After a hot-path call coef_, intercept_ and t_ are published when first read:
+    equal to the general path's, and a copy (an array read earlier keeps its values)."""
+    X, y = _data()
+    model = SGDRegressor(shuffle=False).partial_fit(X[:50], y[:50])
+    held = model.coef_
+    held_values = held.copy()
+    model.partial_fit(X[50:100], y[50:100])
+    assert "coef_" not in vars(model) and "t_" not in vars(model)
+    np.testing.assert_array_equal(held, held_values)
+    general = SGDRegressor(shuffle=False)
+    _general_only(monkeypatch, SGDRegressor)
+    general.partial_fit(X[:50], y[:50]).partial_fit(X[50:100], y[50:100])
+    monkeypatch.undo()
+    np.testing.assert_array_equal(model.coef_, general.coef_)
+    np.testing.assert_array_equal(model.intercept_, general.intercept_)
+    assert model.t_ == general.t_ == 101.0
+    assert "coef_" in vars(model)  # published once, then an ordinary attribute
+    assert model.coef_ is model.coef_
+    assert not hasattr(SGDRegressor(), "coef_")
+
+
+def test_pickle_after_hot_path_continues_identically():
+    import pickle
+
+    X, y = _data()
+    model = SGDClassifier(shuffle=True, random_state=3)
+    labels = (y > 0).astype(int)
+    model.partial_fit(X[:60], labels[:60], classes=[0, 1])
+    model.partial_fit(X[60:120], labels[60:120])
+    assert "_hot" in vars(model) and "_ybuf" in vars(model)
+    blob = pickle.dumps(model)
+    copy = pickle.loads(blob)
+    assert "_hot" not in vars(copy) and "_ybuf" not in vars(copy)
+    np.testing.assert_array_equal(copy.coef_, model.coef_)
+    for m in (model, copy):
+        m.partial_fit(X[120:], labels[120:])
+    np.testing.assert_array_equal(copy.coef_, model.coef_)
+    np.testing.assert_array_equal(copy.intercept_, model.intercept_)
+
+
+def test_interrupt_between_one_vs_rest_models_undoes_the_whole_call(monkeypatch):
+    """Ctrl-C after the second of three one-vs-rest kernels of a hot-path call restores
+    every model, its loss curve and the shuffling stream; the call can then be repeated."""
+    from fastgd import estimators
+
+    X, y = _data()
+    labels = np.digitize(y, [-0.5, 0.5])
+    model = SGDClassifier(shuffle=True, random_state=0)
+    model.partial_fit(X[:80], labels[:80], classes=[0, 1, 2])
+    model.partial_fit(X[80:160], labels[80:160])
+    before = [(lin.params.copy(), lin.state.copy(), lin.counters.copy(), len(lin.loss_curve))
+              for lin in model._lins]
+    rng_before = model._rng_state.bit_generator.state
+    real = estimators.run_epoch_guarded
+    calls = []
+
+    def interrupted(*args):
+        result = real(*args)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(estimators, "run_epoch_guarded", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X[160:], labels[160:])
+    monkeypatch.undo()
+    assert len(calls) == 2
+    for lin, (params, state, counters, n_curve) in zip(model._lins, before, strict=True):
+        np.testing.assert_array_equal(lin.params, params)
+        np.testing.assert_array_equal(lin.state, state)
+        np.testing.assert_array_equal(lin.counters, counters)
+        assert len(lin.loss_curve) == n_curve
+    assert model._rng_state.bit_generator.state == rng_before
+    model.partial_fit(X[160:], labels[160:])
+    whole = SGDClassifier(shuffle=True, random_state=0)
+    for lo, hi in ((0, 80), (80, 160), (160, N)):
+        whole.partial_fit(X[lo:hi], labels[lo:hi], classes=[0, 1, 2])
+    np.testing.assert_array_equal(model.coef_, whole.coef_)
