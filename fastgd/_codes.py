@@ -145,6 +145,15 @@ SC_UP = 4  # carried dot: the last update's step ``u``
 N_SC = 5
 
 
+ARENA_RATES = 64  # learning rates computed ahead (the kernels' RATE_BLOCK)
+
+
+def arena_size(n_features: int) -> int:
+    """Length of one model's arena: params, state and counters, a copy of them, scratch
+    (``n_features + 1 + ARENA_RATES``) and a validity flag (``run_epoch_guarded``)."""
+    return 2 * ((n_features + 1) * (1 + N_ST) + N_SC) + n_features + 1 + ARENA_RATES + 1
+
+
 def new_state(n_features: int) -> np.ndarray:
     """A zero ``(N_ST, n_features + 1)`` state array (no carried dot yet)."""
     return np.zeros((N_ST, n_features + 1))

@@ -7,7 +7,7 @@ Knows nothing of scikit-learn. One :class:`LinearState` is one linear model
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,15 +42,46 @@ class Problem:
     def batch_rows(self, n_rows: int) -> int:
         return n_rows if self.batch_size == 0 else self.batch_size
 
+    def spec(self) -> int:
+        """The option codes packed into one int for ``run_epoch_guarded``."""
+        codes = (self.loss, self.penalty, self.optimizer, self.schedule)
+        if not all(0 <= c < 16 for c in codes) or self.batch_size < 0:
+            raise ValueError(f"option codes out of the packed range: {codes}")
+        return (self.loss | self.penalty << 4 | self.optimizer << 8 | self.schedule << 12
+                | self.batch_size << 16)
 
-@dataclass
+
 class LinearState:
-    """Parameters (coef then intercept), optimizer state and counters of one model."""
+    """Parameters (coef then intercept), optimizer state and counters of one model.
 
-    params: np.ndarray
-    state: np.ndarray
-    counters: np.ndarray
-    loss_curve: list = field(default_factory=list)
+    The three arrays are views of one float64 *arena* (``arena``), followed there by
+    room for a snapshot of them, scratch and a validity flag: the layout ``run_epoch_guarded``
+    takes, so ``partial_fit``'s hot path hands the kernel one array per model. The
+    arrays are only ever changed in place; ``params`` is ``(d + 1,)``, ``state``
+    ``(N_ST, d + 1)`` and ``counters`` ``(N_SC,)``, all C-contiguous.
+    """
+
+    __slots__ = ("arena", "params", "state", "counters", "loss_curve")
+
+    def __init__(self, params: np.ndarray, state: np.ndarray, counters: np.ndarray,
+                 loss_curve: list | None = None):
+        d1 = params.shape[0]
+        arena = np.zeros(C.arena_size(d1 - 1))
+        self.arena = arena
+        self.params = arena[:d1]
+        self.state = arena[d1:d1 * (1 + C.N_ST)].reshape(C.N_ST, d1)
+        self.counters = arena[d1 * (1 + C.N_ST):d1 * (1 + C.N_ST) + C.N_SC]
+        self.params[:] = params
+        self.state[:] = state
+        self.counters[:] = counters
+        self.loss_curve = [] if loss_curve is None else loss_curve
+
+    def __getstate__(self):
+        # pickled arrays would come back as separate copies, no longer views of the arena
+        return self.params, self.state, self.counters, self.loss_curve
+
+    def __setstate__(self, state):
+        self.__init__(*state)
 
     @classmethod
     def new(cls, n_features: int, problem: Problem, coef=None, intercept: float = 0.0):
@@ -65,9 +96,7 @@ class LinearState:
         return cls(params, state, counters)
 
     def copy(self) -> LinearState:
-        return LinearState(
-            self.params.copy(), self.state.copy(), self.counters.copy(), list(self.loss_curve)
-        )
+        return LinearState(self.params, self.state, self.counters, list(self.loss_curve))
 
     def snapshot(self) -> tuple:
         """Cheap copy of the arrays (the loss curve is only appended to: keep its length)."""
@@ -80,23 +109,12 @@ class LinearState:
         self.counters[:] = counters
         del self.loss_curve[n_curve:]
 
-    def snap_buffer(self) -> np.ndarray:
-        """Scratch for ``run_epoch_guarded``'s snapshot (reused across calls), marked invalid."""
-        size = self.params.size + self.state.size + self.counters.size + 1
-        buf = self.__dict__.get("_snap")
-        if buf is None or buf.shape[0] != size:
-            buf = np.empty(size)
-            self.__dict__["_snap"] = buf
-        buf[-1] = 0.0
-        return buf
-
-    def restore_flat(self, buf: np.ndarray, n_curve: int) -> None:
-        """Undo a ``run_epoch_guarded`` call from its snapshot (if the kernel took it)."""
-        if buf[-1] == 1.0:
-            p, s = self.params.size, self.state.size
-            self.params[:] = buf[:p]
-            self.state.reshape(-1)[:] = buf[p:p + s]
-            self.counters[:] = buf[p + s:-1]
+    def restore_arena(self, n_curve: int) -> None:
+        """Undo a ``run_epoch_guarded`` call from the arena's snapshot, if the kernel took it."""
+        arena = self.arena
+        if arena[-1] == 1.0:
+            live = self.params.shape[0] * (1 + C.N_ST) + C.N_SC
+            arena[:live] = arena[live:2 * live]
         del self.loss_curve[n_curve:]
 
     @property

@@ -22,6 +22,7 @@ import json
 import numpy as np
 from numba.core.runtime import rtsys
 from fastgd import _codes as C, _grid
+from fastgd._driver import LinearState
 from fastgd._kernels import run_epoch, run_epoch_guarded
 
 def allocations(cfg, n, dtype, shuffled, guarded):
@@ -29,19 +30,18 @@ def allocations(cfg, n, dtype, shuffled, guarded):
     X = np.ascontiguousarray(X.astype(dtype))
     loss, penalty, optimizer, schedule, batch, hp = _grid.kernel_args(cfg, n)
     order = np.random.default_rng(0).permutation(n) if shuffled else np.arange(n)
-    arrays = (np.zeros(13), C.new_state(12), C.new_counters(cfg.eta0))
-    snap = np.empty(sum(a.size for a in arrays) + 1)
+    lin = LinearState(np.zeros(13), C.new_state(12), C.new_counters(cfg.eta0))
+    arrays = (lin.params, lin.state, lin.counters)
+    spec = loss | penalty << 4 | optimizer << 8 | schedule << 12 | (0 if batch == n else batch) << 16
     before = rtsys.get_allocation_stats().alloc
     if guarded:
-        run_epoch_guarded(X, y, sw, order, n, *arrays, hp, loss, penalty, optimizer, schedule,
-                          batch, snap)
+        run_epoch_guarded(X, y, sw, order, n, lin.arena, hp, spec)
     else:
         run_epoch(X, y, sw, order, *arrays, hp, loss, penalty, optimizer, schedule, batch)
     return rtsys.get_allocation_stats().alloc - before
 
-run_epoch_guarded(np.ones((2, 12)), np.ones(2), np.ones(2), np.arange(2), 2, np.zeros(13),
-                  C.new_state(12), C.new_counters(0.01), np.zeros(C.N_HP), 0, 0, 0, 0, 1,
-                  np.empty(13 + C.N_ST * 13 + C.N_SC + 1))  # starts numba's runtime
+run_epoch_guarded(np.ones((2, 12)), np.ones(2), np.ones(2), np.arange(2), 2,
+                  np.zeros(C.arena_size(12)), np.zeros(C.N_HP), 1 << 16)  # starts numba's runtime
 growing = []
 for name, cfg in _grid.configurations(batch_sizes=(1, 4, None), losses=("squared_error", "hinge")):
     for dtype in (np.float64, np.float32):

@@ -217,9 +217,14 @@ def test_invscaling_rates_ahead_match_formula(t, power_t):
     cfg = reference.Config(learning_rate="invscaling", eta0=0.3, power_t=power_t)
     hp = _grid.kernel_args(cfg, 10)[5]
     out = np.empty(RATE_BLOCK)
-    fill_rates(C.SCHED_INVSCALING, t, hp, np.zeros(C.N_SC), out)
+    fill_rates(C.SCHED_INVSCALING, t, hp, np.zeros(C.N_SC), out, 0, RATE_BLOCK)
     expected = [reference.learning_rate(cfg, t + k, np.zeros(3)) for k in range(RATE_BLOCK)]
     np.testing.assert_allclose(out, expected, rtol=1e-14, atol=0)
+    # filled in pieces (as a chunk that starts and ends mid-block does): the same bits
+    pieces = np.full(RATE_BLOCK, np.nan)
+    for lo, hi in ((0, 5), (5, 6), (6, 40), (40, RATE_BLOCK)):
+        fill_rates(C.SCHED_INVSCALING, t, hp, np.zeros(C.N_SC), pieces, lo, hi)
+    np.testing.assert_array_equal(pieces, out)
 
 
 def test_late_epoch_equals_reference():

@@ -145,15 +145,21 @@ def test_classifier_fast_path_equals_general_path(kind):
     assert fast.n_pending_ == slow.n_pending_ and fast.t_ == slow.t_
 
 
-def test_fast_path_failure_leaves_model_unchanged():
+@pytest.mark.parametrize("shuffle", [True, False])  # False: SGDRegressor's inline path
+def test_fast_path_failure_leaves_model_unchanged(shuffle):
     X, y = _data()
-    model = SGDRegressor(shuffle=True, random_state=0).partial_fit(X[:50], y[:50])
+    model = SGDRegressor(shuffle=shuffle, random_state=0).partial_fit(X[:50], y[:50])
+    model.partial_fit(X[50:60], y[50:60])  # armed: the next call takes a hot path
     coef, t, rng_state = model.coef_.copy(), model.t_, model._rng_state.bit_generator.state
-    bad = X[50:100].copy()
+    params, curve = model._lins[0].arena.copy(), list(model._lins[0].loss_curve)
+    bad = X[60:110].copy()
     bad[20, 3] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
-        model.partial_fit(bad, y[50:100])
+        model.partial_fit(bad, y[60:110])
     np.testing.assert_array_equal(model.coef_, coef)
+    live = model._lins[0].params.size * 8 + 5  # params, state and counters
+    np.testing.assert_array_equal(model._lins[0].arena[:live], params[:live])
+    assert model._lins[0].loss_curve == curve
     assert model.t_ == t and model._rng_state.bit_generator.state == rng_state
 
 
@@ -248,12 +254,13 @@ def test_keyboard_interrupt_during_fit_keeps_last_completed_epoch(monkeypatch, t
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatch, when):
+@pytest.mark.parametrize("kw", [dict(batch_size=8, optimizer="adam", learning_rate="constant"),
+                                dict()])  # dict(): SGDRegressor's inline path
+def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatch, when, kw):
     """Ctrl-C is delivered when a kernel returns: the call is undone whether the kernel
     ran ("after": its state changes are rolled back) or not ("before")."""
     X, y = _data()
-    model = SGDRegressor(batch_size=8, optimizer="adam", learning_rate="constant",
-                         shuffle=False).partial_fit(X[:100], y[:100])
+    model = SGDRegressor(shuffle=False, **kw).partial_fit(X[:100], y[:100])
     model.partial_fit(X[100:110], y[100:110])  # the fast path has a snapshot buffer now
     coef, t, pending = model.coef_.copy(), model.t_, model.n_pending_
     params = model._lins[0].params.copy()

@@ -121,8 +121,9 @@ def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2
         k = 0
         if not fixed_rate:
             k = int(t - 1.0) % RATE_BLOCK
-            if k == 0 or kk == 0:
-                fill_rates(schedule, t - k, hp, counters, rates)
+            if k == 0 or kk == 0:  # only the entries this block's rows will read
+                fill_rates(schedule, t - k, hp, counters, rates, k,
+                           min(RATE_BLOCK, k + nb - kk))
         p += b
         if not math.isfinite(p):
             return b, t, u, n2, n1, sumloss, sumpen, i
@@ -196,8 +197,9 @@ def sgd_block_carry(X, y, sw, order, start, nb, indirect, prefetch, wp, xp, xq, 
         k = 0
         if not fixed_rate:
             k = int(t - 1.0) % RATE_BLOCK
-            if k == 0 or kk == 0:
-                fill_rates(schedule, t - k, hp, counters, rates)
+            if k == 0 or kk == 0:  # only the entries this block's rows will read
+                fill_rates(schedule, t - k, hp, counters, rates, k,
+                           min(RATE_BLOCK, k + nb - kk))
         cdot, gdot, n2 = carry_step(wp, xa, xb, X, r, sp, up)
         p = (sp * cdot + up * gdot) + b
         xa, xb = xb, xa
@@ -221,10 +223,12 @@ def sgd_block_carry(X, y, sw, order, start, nb, indirect, prefetch, wp, xp, xq, 
 
 
 @kernel
-def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule):
+def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule,
+                    scratch):
     """:func:`sgd_epoch_per_sample` without L1 or averaging: the carried-dot fast path.
 
-    Same steps, same arguments; the dot product of each row with the updated
+    Same steps, same arguments, plus ``scratch``: float64, at least ``d + RATE_BLOCK``
+    long (passed in: two allocations per call were ~5% of a 1,000-row chunk). The dot product of each row with the updated
     weights is assembled from the carry (:mod:`.carry`) instead of recomputed on
     the critical path. The carry is continued when it reproduces ``params`` and
     restarted from ``params`` otherwise.
@@ -234,7 +238,8 @@ def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty,
     w = params[:d]
     wp = state[C.ST_WP, :d]
     xp = state[C.ST_XP, :d]
-    xq = np.empty(d)
+    xq = scratch[:d]
+    rates = scratch[d:d + RATE_BLOCK]
     sp = counters[C.SC_SP]
     up = counters[C.SC_UP]
     carry_weights(wp, xp, sp, up, xq)
@@ -251,7 +256,6 @@ def sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty,
     sumloss = 0.0
     sumpen = 0.0
     bad = -1
-    rates = np.empty(RATE_BLOCK)
     # Rows are read in place, shuffled or not. Software prefetch of a contiguous run
     # pays from rows of a few cache lines on (measured at d = 100: 10-25% faster; at
     # d = 10 it cost 5-10%). A shuffled order is prefetched a few rows ahead; reading
@@ -311,7 +315,7 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, hp, loss, pen
     if (not has_l1 and hp[C.HP_AVERAGE] == 0.0 and state.shape[0] >= C.N_ST
             and counters.shape[0] >= C.N_SC):
         return sgd_epoch_carry(X, y, sw, order, params, state, counters, hp, loss, penalty,
-                               schedule)
+                               schedule, np.empty(d + RATE_BLOCK))
     w = params[:d]
     b = params[d]
     q = state[C.ST_Q, :d]
@@ -545,42 +549,56 @@ def run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optim
 
 
 @kernel
-def run_epoch_guarded(X, y, sw, order, m, params, state, counters, hp, loss, penalty, optimizer,
-                      schedule, batch_size, snap):
+def run_epoch_guarded(X, y, sw, order, m, arena, hp, spec):
     """:func:`run_epoch` over ``order[:m]`` for ``partial_fit``'s hot path: snapshot, epoch
     and check in one call.
 
-    ``sw``, ``y`` and ``order`` may be longer than the rows they serve (shared arrays
-    of ones and of ``0..n-1`` serve every chunk without a slice per call): the rows
-    trained on are ``order[:m]``, ``m <= order.shape[0]``, each ``< X.shape[0] <=
-    min(y.shape[0], sw.shape[0])``. ``snap`` is float64 of length ``params.size +
-    state.size + counters.size + 1``. The arrays are copied into it in that order
-    (``state`` row by row) before the epoch, then its last entry is set to 1 (the copy
-    is complete: restoring from it is valid).
+    ``arena`` is one model's float64 storage, length ``_codes.arena_size(d)``: ``params``
+    (d+1), ``state`` (``N_ST`` x (d+1), row-major) and ``counters`` (``N_SC``) -- the
+    *live* part, which ``LinearState`` exposes as views -- then room for a copy of the
+    live part, scratch of ``d + 1 + ARENA_RATES`` entries and a validity flag. The live part is copied there before the epoch, then
+    the flag is set to 1 (restoring from the copy is valid). ``spec`` packs the option
+    codes: ``loss | penalty << 4 | optimizer << 8 | schedule << 12 | batch_size << 16``
+    (batch size 0: full batch, ``m`` rows). ``sw``, ``y`` and ``order`` may be longer
+    than the rows they serve (shared arrays of ones and of ``0..n-1`` serve every chunk
+    without a slice per call): the rows trained on are ``order[:m]``, each below
+    ``X.shape[0] <= min(y.shape[0], sw.shape[0])``.
 
     Returns the epoch's loss sum, or NaN when a prediction was not finite, the loss
-    sum is not finite (a non-finite target) or the parameters are not finite; the
-    caller then restores the arrays from ``snap``. One call with one float returned
-    (instead of three array copies, the epoch, a finiteness check and a boxed tuple)
-    keeps a 1,000-row chunk's fixed cost near the bare dispatch of the call.
+    sum is not finite (a non-finite target), the parameters are not finite or the
+    arguments do not fit together; the caller then restores the live part from the
+    copy. Six arrays and two integers, one float back: at 1,000-row chunks the fixed
+    cost of a call (argument unboxing above all) is what streaming throughput loses.
     """
-    k = 0
-    for j in range(params.shape[0]):
-        snap[k] = params[j]
-        k += 1
-    for i in range(state.shape[0]):
-        for j in range(state.shape[1]):
-            snap[k] = state[i, j]
-            k += 1
-    for j in range(counters.shape[0]):
-        snap[k] = counters[j]
-        k += 1
-    snap[k] = 1.0
-    sumloss, _, bad = run_epoch(X, y, sw, order[:m], params, state, counters, hp, loss,
-                                penalty, optimizer, schedule, batch_size)
+    d = X.shape[1]
+    d1 = d + 1
+    live = d1 * (1 + C.N_ST) + C.N_SC
+    if (arena.shape[0] != 2 * live + d1 + C.ARENA_RATES + 1 or m > order.shape[0] or X.shape[0] > y.shape[0]
+            or X.shape[0] > sw.shape[0]):
+        return math.nan
+    for j in range(live):
+        arena[live + j] = arena[j]
+    arena[arena.shape[0] - 1] = 1.0
+    params = arena[:d1]
+    state = arena[d1:d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
+    counters = arena[d1 * (1 + C.N_ST):live]
+    loss = spec & 15
+    penalty = (spec >> 4) & 15
+    optimizer = (spec >> 8) & 15
+    schedule = (spec >> 12) & 15
+    batch_size = spec >> 16
+    rows = order[:m]
+    if batch_size == 1 and optimizer == C.OPT_SGD and m > 0 and hp[C.HP_AVERAGE] == 0.0 and not (
+            penalty == C.PENALTY_L1 or penalty == C.PENALTY_ELASTICNET):
+        # the carried-dot loop straight away: two fewer calls that pass nine arrays
+        sumloss, _, bad = sgd_epoch_carry(X, y, sw, rows, params, state, counters, hp, loss,
+                                          penalty, schedule, arena[2 * live:2 * live + d1 + C.ARENA_RATES])
+    else:
+        sumloss, _, bad = run_epoch(X, y, sw, rows, params, state, counters, hp, loss,
+                                    penalty, optimizer, schedule, m if batch_size == 0 else batch_size)
     if bad >= 0 or not math.isfinite(sumloss):
         return math.nan
-    for j in range(params.shape[0]):
+    for j in range(d1):
         if not math.isfinite(params[j]):
             return math.nan
     return sumloss

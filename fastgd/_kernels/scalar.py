@@ -181,20 +181,26 @@ def optimal_init(loss, alpha, epsilon):
     return 1.0 / (eta_first * alpha)
 
 
-RATE_BLOCK = 64  # learning rates computed ahead per call of fill_rates
+RATE_BLOCK = C.ARENA_RATES  # learning rates computed ahead per call of fill_rates
 _SERIES_T = 65536.0  # from this t on, (t + k)^-p comes from one pow and two short series
 
 
 @kernel
-def fill_one(schedule, t, hp, counters, out):
-    """``out[k] = learning_rate(schedule, t + k)``; inlined, so a literal code folds."""
-    for k in range(out.shape[0]):
+def fill_one(schedule, t, hp, counters, out, lo, hi):
+    """``out[k] = learning_rate(schedule, t + k)`` for ``lo <= k < hi``; inlined, so a
+    literal code folds."""
+    for k in range(lo, hi):
         out[k] = learning_rate(schedule, t + k, hp, counters)
 
 
 @compiled
-def fill_rates(schedule, t, hp, counters, out):
-    """``out[k] = learning_rate(schedule, t + k)`` for ``k < len(out)``.
+def fill_rates(schedule, t, hp, counters, out, lo, hi):
+    """``out[k] = learning_rate(schedule, t + k)`` for ``lo <= k < hi`` (``hi <= len(out)``).
+
+    Each entry depends on ``t`` (the block's first update) and ``k`` only, so filling
+    a block in pieces gives the same bits as filling it at once: a call fills only the
+    entries its rows will read (a 1,000-row ``partial_fit`` chunk starts and ends
+    mid-block; filling whole blocks cost ~64 extra rates per call).
 
     Compiled on its own, not inlined: it runs once per ``RATE_BLOCK`` updates, and
     inlining its nine loops into every per-sample block made the first (cold-cache)
@@ -208,34 +214,33 @@ def fill_rates(schedule, t, hp, counters, out):
     with ``log1p`` and ``exp`` as 6- and 5-term series (truncation < 1e-20, so the
     result is within a few ulps of the direct formula).
     """
-    n = out.shape[0]
     # One loop per schedule (fill_one with a literal code): with the code known, only
     # its formula is compiled into the loop. One loop over a run-time code let LLVM
     # speculate every formula's pow / cos / floor on every entry: 22 ns per rate even
     # for 'constant' (now ~1-3 ns).
     if schedule == C.SCHED_OPTIMAL:
-        fill_one(C.SCHED_OPTIMAL, t, hp, counters, out)
+        fill_one(C.SCHED_OPTIMAL, t, hp, counters, out, lo, hi)
     elif schedule == C.SCHED_CONSTANT:
-        fill_one(C.SCHED_CONSTANT, t, hp, counters, out)
+        fill_one(C.SCHED_CONSTANT, t, hp, counters, out, lo, hi)
     elif schedule == C.SCHED_ADAPTIVE:
-        fill_one(C.SCHED_ADAPTIVE, t, hp, counters, out)
+        fill_one(C.SCHED_ADAPTIVE, t, hp, counters, out, lo, hi)
     elif schedule == C.SCHED_INVERSE_TIME:
-        fill_one(C.SCHED_INVERSE_TIME, t, hp, counters, out)
+        fill_one(C.SCHED_INVERSE_TIME, t, hp, counters, out, lo, hi)
     elif schedule == C.SCHED_STEP:
-        fill_one(C.SCHED_STEP, t, hp, counters, out)
+        fill_one(C.SCHED_STEP, t, hp, counters, out, lo, hi)
     elif schedule == C.SCHED_EXPONENTIAL:
-        fill_one(C.SCHED_EXPONENTIAL, t, hp, counters, out)
+        fill_one(C.SCHED_EXPONENTIAL, t, hp, counters, out, lo, hi)
     elif schedule == C.SCHED_COSINE:
-        fill_one(C.SCHED_COSINE, t, hp, counters, out)
+        fill_one(C.SCHED_COSINE, t, hp, counters, out, lo, hi)
     elif t >= _SERIES_T:  # invscaling
         p = hp[C.HP_POWER_T]
         base = hp[C.HP_ETA0] / t**p
         inv_t = 1.0 / t
-        for k in range(n):
+        for k in range(lo, hi):
             x = k * inv_t
             lg = x * (1.0 - x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * (0.2 - x / 6.0)))))
             z = -p * lg
             e = 1.0 + z * (1.0 + z / 2.0 * (1.0 + z / 3.0 * (1.0 + z / 4.0 * (1.0 + z / 5.0))))
             out[k] = base * e
     else:  # invscaling below the series' range
-        fill_one(C.SCHED_INVSCALING, t, hp, counters, out)
+        fill_one(C.SCHED_INVSCALING, t, hp, counters, out, lo, hi)
