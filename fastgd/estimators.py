@@ -580,13 +580,13 @@ class _BaseSGD(EstimatorBase):
         """Constants of the ``partial_fit`` hot path, or None where it does not apply.
 
         Built on the first hot-path call after a commit and kept in ``_hot`` until the
-        next commit or parameter change, so a call looks nothing up twice. The tuple:
+        next commit or parameter change, so a call looks nothing up twice. The tuple is
         ``(n_features, models, hp, spec, batch_size, shuffle, rng, labels, cw_pairs,
-        simple)``
-        with ``models`` one ``(lin, arena, loss_curve)`` per linear model, ``hp`` and
-        ``spec`` the kernel's hyperparameters and packed option codes, ``labels`` None
-        (regressor), ``(negative, positive)`` (binary) or the sorted classes
-        (one-vs-rest).
+        simple)``: ``models`` holds one ``(lin, arena, loss_curve)`` per linear model,
+        ``hp`` and ``spec`` are the kernel's hyperparameters and packed option codes,
+        ``labels`` is None (regressor), ``(negative, positive)`` (binary) or the sorted
+        classes (one-vs-rest), and ``simple`` marks a model that
+        :meth:`SGDRegressor.partial_fit` may train inline.
         """
         attrs = self.__dict__
         if ("_params_clean" not in attrs or "_lins" not in attrs
@@ -603,7 +603,7 @@ class _BaseSGD(EstimatorBase):
         models = tuple((lin, lin.arena, lin.loss_curve) for lin in self._lins)
         shuffle = bool(self.shuffle)
         # the commonest stream -- one regression model, rows in order, nothing buffered
-        # -- takes a straight path without the general path's branches
+        # -- is trained inline by SGDRegressor.partial_fit
         simple = labels is None and not shuffle and problem.batch_size <= 1
         hot = (self.n_features_in_, models, problem.hp, problem.spec(), problem.batch_size,
                shuffle, self._rng_state, labels, cw_pairs, simple)
