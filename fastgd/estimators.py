@@ -655,6 +655,7 @@ class _BaseSGD(EstimatorBase):
                 sw = shared_full("ones", n)
         elif (type(sample_weight) is np.ndarray and sample_weight.dtype == np.float64
               and sample_weight.ndim == 1 and sample_weight.shape[0] == n
+              and sample_weight.flags.c_contiguous  # all_finite has one signature
               and all_finite(sample_weight) and (sample_weight >= 0).all()):
             sw = sample_weight
         else:

@@ -444,3 +444,18 @@ def test_interrupt_between_one_vs_rest_models_undoes_the_whole_call(monkeypatch)
     for lo, hi in ((0, 80), (80, 160), (160, N)):
         whole.partial_fit(X[lo:hi], labels[lo:hi], classes=[0, 1, 2])
     np.testing.assert_array_equal(model.coef_, whole.coef_)
+
+
+def test_strided_sample_weight_gives_the_same_model_without_a_recompile():
+    from fastgd._kernels.targets import all_finite
+
+    X, y = _data()
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, size=2 * N)
+    models = []
+    for sw in (weights[::2], np.ascontiguousarray(weights[::2])):
+        model = SGDRegressor(shuffle=False).partial_fit(X[:50], y[:50])
+        model.partial_fit(X[50:100], y[50:100])  # armed: the next call is a hot one
+        model.partial_fit(X[100:], y[100:], sample_weight=sw[100:])
+        models.append(model)
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
+    assert len(all_finite.signatures) == 1
