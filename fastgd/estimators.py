@@ -24,6 +24,7 @@ from ._driver import (
     Problem,
     identity_order,
     make_hp,
+    permutation,
     run_epochs,
     set_optimal_init,
     shared_full,
@@ -695,7 +696,7 @@ class _BaseSGD(EstimatorBase):
                     n_curve = len(curve)
                     done = k + 1
                     if shuffle:
-                        order = rng.permutation(keep)
+                        order = permutation(rng, keep)
                     wk = sw
                     if cw_pairs is not None and cw_pairs[k] is not None:
                         pos, neg = cw_pairs[k]

@@ -116,8 +116,11 @@ for dtype in (np.float64, np.float32, np.int64):
     SGDClassifier(max_iter=3, average=True).fit(Xd, X[:, 0] > 0, sample_weight=np.ones(40))
     clf = SGDClassifier(max_iter=3).partial_fit(Xd, np.arange(40) % 3, classes=[0, 1, 2])
     clf.partial_fit(Xd, np.arange(40) % 3)  # the streaming fast path (float X only)
+    big = rng.normal(size=(3000, 3))  # enough rows for the compiled shuffle
+    SGDRegressor(max_iter=2, tol=None, random_state=0).fit(big.astype(dtype), big[:, 0])
+from fastgd._kernels import pcg64_shuffle
 kernels = (run_epoch, run_epoch_guarded, batch_epoch, sgd_epoch_per_sample, carry_weights,
-           all_finite)
+           all_finite, pcg64_shuffle)
 print(json.dumps({f.__name__: len(f.signatures) for f in kernels}))
 """
 
@@ -137,6 +140,7 @@ def test_one_compiled_signature_per_dtype():
     most = {"batch_epoch": 2, "sgd_epoch_per_sample": 2, "carry_weights": 1, "all_finite": 1}
     assert all(counts[name] <= n for name, n in most.items()), counts
     assert counts["all_finite"] == 1, counts
+    assert counts["pcg64_shuffle"] == 1, counts  # int64 orders only
 
 
 # --------------------------------------------------------------- the seeds' numbers
