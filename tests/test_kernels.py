@@ -117,7 +117,8 @@ for dtype in (np.float64, np.float32, np.int64):
     clf = SGDClassifier(max_iter=3).partial_fit(Xd, np.arange(40) % 3, classes=[0, 1, 2])
     clf.partial_fit(Xd, np.arange(40) % 3)  # the streaming fast path (float X only)
     big = rng.normal(size=(3000, 3))  # enough rows for the compiled shuffle
-    SGDRegressor(max_iter=2, tol=None, random_state=0).fit(big.astype(dtype), big[:, 0])
+    SGDRegressor(max_iter=2, tol=None, random_state=0).fit(big.astype(dtype),
+                                                           np.ascontiguousarray(big[:, 0]))
 from fastgd._kernels import pcg64_shuffle
 kernels = (run_epoch, run_epoch_guarded, batch_epoch, sgd_epoch_per_sample, carry_weights,
            all_finite, pcg64_shuffle)
@@ -135,7 +136,7 @@ def test_one_compiled_signature_per_dtype():
     # are compiled once per dtype when the numba cache is cold and not at all when it
     # is warm (the callers come from the cache); carry_weights works on float64
     # vectors only; carry_step and batch_dot are intrinsics (no dispatcher);
-    # all_finite checks float64 targets.
+    # all_finite checks contiguous float64 targets (strided ones go to NumPy).
     assert counts["run_epoch"] == 2 and counts["run_epoch_guarded"] == 2, counts
     most = {"batch_epoch": 2, "sgd_epoch_per_sample": 2, "carry_weights": 1, "all_finite": 1}
     assert all(counts[name] <= n for name, n in most.items()), counts

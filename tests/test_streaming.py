@@ -451,6 +451,7 @@ def test_strided_sample_weight_gives_the_same_model_without_a_recompile():
 
     X, y = _data()
     weights = np.random.default_rng(1).uniform(0.5, 2.0, size=2 * N)
+    signatures = len(all_finite.signatures)
     models = []
     for sw in (weights[::2], np.ascontiguousarray(weights[::2])):
         model = SGDRegressor(shuffle=False).partial_fit(X[:50], y[:50])
@@ -458,4 +459,4 @@ def test_strided_sample_weight_gives_the_same_model_without_a_recompile():
         model.partial_fit(X[100:], y[100:], sample_weight=sw[100:])
         models.append(model)
     np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
-    assert len(all_finite.signatures) == 1
+    assert len(all_finite.signatures) == max(signatures, 1)

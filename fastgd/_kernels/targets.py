@@ -50,7 +50,9 @@ def all_finite(a):
 
 
 def finite(a) -> bool:
-    """``np.isfinite(a).all()``, compiled for 1-D float64 arrays (others go to NumPy)."""
-    if type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64:
+    """``np.isfinite(a).all()``, compiled for contiguous 1-D float64 arrays (others go to
+    NumPy)."""
+    if (type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64
+            and a.flags.c_contiguous):  # one compiled signature
         return bool(all_finite(a))
     return bool(np.isfinite(a).all())
