@@ -1000,8 +1000,8 @@ class SGDRegressor(_BaseSGD):
         batch waits for the next call: see :meth:`flush`. With ``batch_size=None`` each
         call is one full-batch step over its chunk, so there the chunking matters.
         """
-        # The commonest stream -- rows in order, per-sample updates, no weights, float64
-        # y -- inline: at 1,000-row chunks each 100 ns of Python here is ~0.7% of the
+        # The commonest stream -- rows in order, nothing buffered (per-sample or
+        # full-batch updates), no weights, float64 y -- inline: at 1,000-row chunks each 100 ns of Python here is ~0.7% of the
         # throughput (bench/bench_stream.py). Same kernel, same state, same checks as
         # _fast_partial_fit, which takes every other case.
         attrs = self.__dict__
