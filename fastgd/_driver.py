@@ -208,6 +208,15 @@ def shared_full(kind: str, n: int) -> np.ndarray:
     return _SHARED[kind]
 
 
+NO_WEIGHTS = np.empty(0)  # ``sw`` for the kernels: every weight is 1 (see _kernels.epoch)
+
+
+def is_unit_weights(sw: np.ndarray) -> bool:
+    """Whether ``sw`` is (a view of) the shared ones of :func:`unit_weights`."""
+    ones = _SHARED["ones"]
+    return sw is ones or (sw.base is ones and sw.strides == ones.strides)
+
+
 def unit_weights(n: int) -> np.ndarray:
     """``np.ones(n)`` (float64), shared: never write to it."""
     return _shared("ones", n)
@@ -277,6 +286,8 @@ def run_epochs(
     # C-contiguous float64 / int64 vector (a column of a 2-D Y would be 'A' layout).
     y = np.ascontiguousarray(y, dtype=np.float64)
     sw = np.ascontiguousarray(sw, dtype=np.float64)
+    if is_unit_weights(sw):
+        sw = NO_WEIGHTS  # the kernels read no weight at all
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     entry = lin.snapshot()
     n_rows = rows.shape[0]

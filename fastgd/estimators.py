@@ -19,6 +19,7 @@ from . import _codes as C
 from ._base import EstimatorBase, check_random_state, not_fitted
 from ._driver import (
     _SHARED,
+    NO_WEIGHTS,
     DivergenceError,
     LinearState,
     Problem,
@@ -650,7 +651,8 @@ class _BaseSGD(EstimatorBase):
             targets = self._fast_targets(y, classes, labels, n)
             if targets is None:
                 return False
-        if sample_weight is None:
+        unit = sample_weight is None  # the kernel then reads no weights (NO_WEIGHTS)
+        if unit:
             sw = _SHARED["ones"]
             if sw.shape[0] < n:
                 sw = shared_full("ones", n)
@@ -673,6 +675,7 @@ class _BaseSGD(EstimatorBase):
                            for k, t in enumerate(targets)]
                 sw = np.concatenate([pending[2], sw[:n]])
                 n = X.shape[0]
+                unit = False
             keep = n - n % batch_size
             if keep < n:
                 new_pending = (X[keep:].copy(),
@@ -697,7 +700,7 @@ class _BaseSGD(EstimatorBase):
                     done = k + 1
                     if shuffle:
                         order = permutation(rng, keep)
-                    wk = sw
+                    wk = NO_WEIGHTS if unit else sw
                     if cw_pairs is not None and cw_pairs[k] is not None:
                         pos, neg = cw_pairs[k]
                         wk = sw[:n] * np.where(targets[k][:n] > 0, pos, neg)
@@ -1011,9 +1014,8 @@ class SGDRegressor(_BaseSGD):
             n, d = X.shape
             xdt = X.dtype
             ydt = y.dtype
-            ones = _SHARED["ones"]
             order = _SHARED["arange"]
-            if (0 < n <= ones.shape[0] and n <= order.shape[0] and d == hot[0]
+            if (0 < n <= order.shape[0] and d == hot[0]
                     and y.shape[0] == n and X.flags.c_contiguous and y.flags.c_contiguous
                     and (xdt is _F64 or xdt is _F32) and ydt is _F64):
                 lin, arena, curve = hot[1][0]
@@ -1021,7 +1023,8 @@ class SGDRegressor(_BaseSGD):
                 n_curve = len(curve)
                 trained = False
                 try:
-                    sumloss = run_epoch_guarded(X, y, ones, order, n, arena, hot[2], hot[3])
+                    sumloss = run_epoch_guarded(X, y, NO_WEIGHTS, order, n, arena, hot[2],
+                                                hot[3])
                     if sumloss == sumloss:  # not NaN: every check passed
                         curve.append(sumloss / n)
                         trained = True

@@ -46,11 +46,18 @@ def _prefetch_item(typingctx, a, i):
 
 
 @kernel
+def weight(sw, r):
+    """``sw[r]``, or 1 when ``sw`` is empty (no sample weights: nothing to read)."""
+    return 1.0 if sw.shape[0] == 0 else sw[r]
+
+
+@kernel
 def prefetch_sample(X, y, sw, r):
-    """Prefetch row ``r`` of ``X`` and the entries ``y[r]``, ``sw[r]``."""
+    """Prefetch row ``r`` of ``X`` and the entries ``y[r]`` and (if any) ``sw[r]``."""
     prefetch_row(X, r)
     _prefetch_item(y, r)
-    _prefetch_item(sw, r)
+    if sw.shape[0] != 0:
+        _prefetch_item(sw, r)
 
 
 @kernel
