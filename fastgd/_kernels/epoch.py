@@ -41,7 +41,7 @@ from .. import _codes as C
 from ._jit import kernel, leaf
 from .carry import batch_dot, carry_step, carry_weights
 from .leaves import axpy_row, dot_row, norms, update_dot, update_dot_full, update_dot_sq
-from .prefetch import PREFETCH_DISTANCE, prefetch_sample, weight
+from .prefetch import prefetch_ahead, prefetch_sample, weight
 from .scalar import RATE_BLOCK, fill_rates, learning_rate, loss_dloss, loss_value
 
 
@@ -69,9 +69,10 @@ def gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf):
     """Copy rows ``order[start:start+nb]`` of X (as float64), y, sw into the buffers,
     prefetching rows ahead."""
     d = X.shape[1]
+    ahead = prefetch_ahead(X)
     for k in range(nb):
-        if k + PREFETCH_DISTANCE < nb:
-            prefetch_sample(X, y, sw, order[start + k + PREFETCH_DISTANCE])
+        if k + ahead < nb:
+            prefetch_sample(X, y, sw, order[start + k + ahead])
         r = order[start + k]
         for j in range(d):
             buf[k, j] = X[r, j]
@@ -95,7 +96,8 @@ def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2
     """Per-sample SGD over rows ``base .. base + nb - 1`` of ``src`` (X itself or a buffer).
 
     ``i0`` is the position of the first row in the epoch's order (for ``bad``);
-    ``prefetch`` asks for rows ``PREFETCH_DISTANCE`` ahead in ``X`` (read in place).
+    ``prefetch`` asks for rows :func:`~.prefetch.prefetch_ahead` ahead in ``X`` (read in
+    place).
     Returns ``(b, t, u, n2, n1, sumloss, sumpen, bad)``; ``w``, ``q``, ``aw`` and the
     averaged intercept ``state[ST_AVG, d]`` change in place.
     """
@@ -113,11 +115,12 @@ def sgd_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2
     sumloss = 0.0
     sumpen = 0.0
     p = dot_row(src, base, w)
+    ahead = prefetch_ahead(X)
     for kk in range(nb):
         i = i0 + kk
         r = base + kk
-        if prefetch and kk + PREFETCH_DISTANCE < nb:
-            prefetch_sample(X, y, sw, r + PREFETCH_DISTANCE)
+        if prefetch and kk + ahead < nb:
+            prefetch_sample(X, y, sw, r + ahead)
         # rates come in blocks aligned on t (not on the call), so chunking a stream
         # into partial_fit calls does not change a single learning rate
         k = 0
@@ -167,7 +170,7 @@ def sgd_block_carry(X, y, sw, order, start, nb, indirect, prefetch, wp, xp, xq, 
     :mod:`.carry`. Rows are read in place: ``order[start] + kk`` when the run is
     contiguous (``indirect`` false; ``prefetch`` asks for software prefetch, which
     pays only for rows of several cache lines), else ``order[start + kk]`` with rows
-    prefetched ``PREFETCH_DISTANCE`` positions of ``order`` ahead. ``wp`` and ``xp``
+    prefetched :func:`~.prefetch.prefetch_ahead` positions of ``order`` ahead. ``wp`` and ``xp``
     hold the carry on entry and on return (``xq`` is scratch of the same length).
     Returns ``(sp, up, b, t, sumloss, sumpen, bad)``; on a non-finite prediction
     ``wp`` holds the weights before that row and ``bad`` its position in ``order``.
@@ -187,15 +190,16 @@ def sgd_block_carry(X, y, sw, order, start, nb, indirect, prefetch, wp, xp, xq, 
     bad = -1
     first = order[start]
     m = order.shape[0]
+    ahead = prefetch_ahead(X)
     for kk in range(nb):
         if indirect:
             r = order[start + kk]
-            if start + kk + PREFETCH_DISTANCE < m:  # across blocks: no stall at the seams
-                prefetch_sample(X, y, sw, order[start + kk + PREFETCH_DISTANCE])
+            if start + kk + ahead < m:  # across blocks: no stall at the seams
+                prefetch_sample(X, y, sw, order[start + kk + ahead])
         else:
             r = first + kk
-            if prefetch and kk + PREFETCH_DISTANCE < nb:
-                prefetch_sample(X, y, sw, r + PREFETCH_DISTANCE)
+            if prefetch and kk + ahead < nb:
+                prefetch_sample(X, y, sw, r + ahead)
         k = 0
         if not fixed_rate:
             k = int(t - 1.0) % RATE_BLOCK
@@ -503,6 +507,7 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
     l2c, l1c = penalty_parts(penalty, hp)
     sumloss = 0.0
     sumpen = 0.0
+    ahead = prefetch_ahead(X)
     start = 0
     while start < m:
         stop = min(start + batch_size, m)
@@ -512,8 +517,8 @@ def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, opt
             n2, n1 = norms(w)
             sumpen += (0.5 * l2c * n2 + l1c * n1) * (stop - start)
         for i in range(start, stop):
-            if i + PREFETCH_DISTANCE < m:
-                prefetch_sample(X, y, sw, order[i + PREFETCH_DISTANCE])
+            if i + ahead < m:
+                prefetch_sample(X, y, sw, order[i + ahead])
             r = order[i]
             p = batch_dot(X, r, w) + b  # one call site: one summation order for every row
             if not math.isfinite(p):
