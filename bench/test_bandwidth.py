@@ -32,5 +32,6 @@ def test_bandwidth(benchmark, big_array, probe):
     benchmark.group = "memory bandwidth"
     benchmark.extra_info.update(kind="bandwidth", probe=probe, bytes=int(big_array.nbytes),
                                 threads=numba.get_num_threads() if "all-core" in probe else 1)
-    total = benchmark.pedantic(fn, args=(big_array,), rounds=5, warmup_rounds=1)
+    total = benchmark.pedantic(fn, args=(big_array,), rounds=benchlib.GOAL_ROUNDS,
+                               warmup_rounds=1)  # as many as the fits it divides
     assert total == pytest.approx(big_array.size)
