@@ -26,6 +26,8 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from fastgd.benchmark import is_goal_row
+
 # --------------------------------------------------------------------------- profiles
 #: n values, d values, and the largest X (bytes) each profile allows.
 PROFILES = {
@@ -63,18 +65,11 @@ IMPLEMENTATIONS = {
 }
 FASTGD_IMPLS = ("fastgd", "fastgd-kernel")
 
-#: The core issue's speed goals compare these cases (per-sample SGD, whole ``fit``, n = 1e6).
-#: They are timed over ``GOAL_ROUNDS`` rounds, as ``bench/bench_core.py`` times its best of
-#: 7: on a shared 2-core host three rounds can all land in a noisy spell (a d = 100 shuffled
-#: epoch varies 50-75 ms between minutes), and a verdict should not hinge on that.
-GOAL_IMPLS = ("fastgd", "sklearn")
-GOAL_N = 1_000_000
-GOAL_ROUNDS = 7
-
 
 def is_goal_case(case) -> bool:
-    """Whether ``case`` is one of the pairs the core speed goals are computed from."""
-    return case.impl in GOAL_IMPLS and case.mode == "sgd/1" and case.n == GOAL_N
+    """Whether ``case`` is one of the pairs the core speed goals are computed from (timed
+    over :data:`fastgd.benchmark.GOAL_ROUNDS` rounds)."""
+    return is_goal_row(case.impl, case.mode, case.n)
 
 
 @dataclass(frozen=True)

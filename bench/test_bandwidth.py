@@ -14,6 +14,8 @@ import numba
 import numpy as np
 import pytest
 
+from fastgd.benchmark import GOAL_ROUNDS
+
 
 @pytest.fixture(scope="module")
 def big_array(profile):
@@ -32,6 +34,6 @@ def test_bandwidth(benchmark, big_array, probe):
     benchmark.group = "memory bandwidth"
     benchmark.extra_info.update(kind="bandwidth", probe=probe, bytes=int(big_array.nbytes),
                                 threads=numba.get_num_threads() if "all-core" in probe else 1)
-    total = benchmark.pedantic(fn, args=(big_array,), rounds=benchlib.GOAL_ROUNDS,
+    total = benchmark.pedantic(fn, args=(big_array,), rounds=GOAL_ROUNDS,
                                warmup_rounds=1)  # as many as the fits it divides
     assert total == pytest.approx(big_array.size)

@@ -12,6 +12,8 @@ import time
 
 import benchlib
 
+from fastgd.benchmark import GOAL_ROUNDS
+
 _DATA: dict = {}
 
 
@@ -35,7 +37,7 @@ def test_epoch(benchmark, case):
                                 d=case.d, dtype=case.dtype, x_bytes=case.x_bytes,
                                 rows_per_call=case.n, first_call_s=first)
     if benchlib.is_goal_case(case):  # a verdict rests on these: as many rounds as bench_core
-        benchmark.pedantic(epoch, rounds=benchlib.GOAL_ROUNDS, iterations=1)
+        benchmark.pedantic(epoch, rounds=GOAL_ROUNDS, iterations=1)
     elif first > 2.0:  # slow peers: one timed run is enough, and keeps the sweep short
         benchmark.pedantic(epoch, rounds=1, iterations=1)
     elif first > 0.2:
