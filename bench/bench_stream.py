@@ -37,7 +37,7 @@ def per_call_overhead(d, calls, repeats, kind):
     import sklearn.linear_model as sk
 
     import fastgd
-    from fastgd._kernels import run_epoch
+    from fastgd._driver import run_epoch
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, d))

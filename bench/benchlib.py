@@ -221,9 +221,9 @@ def make_epoch(case: Case, X, y):
 
         return epoch
     if case.impl == "fastgd-kernel":
-        from fastgd import _codes as C
         from fastgd import _grid, reference
-        from fastgd._kernels import run_epoch
+        from fastgd import _layout as C
+        from fastgd._driver import run_epoch
 
         cfg = reference.Config(optimizer=opt, batch_size=batch,
                                learning_rate="invscaling" if case.mode == "sgd/1" else "constant",

@@ -10,9 +10,20 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import config as numba_config
 
-from . import _codes as C
-from ._kernels import optimal_init, pcg64_shuffle, run_epoch
+from . import _layout as C
+from ._kernels import (
+    batch_epoch,
+    guarded_batch,
+    guarded_general,
+    guarded_plain,
+    optimal_init,
+    pcg64_shuffle,
+    sgd_general_epoch,
+    sgd_plain_epoch,
+)
+from .options import Resolved
 
 
 class DivergenceError(ValueError):
@@ -28,27 +39,82 @@ class DivergenceError(ValueError):
 
 
 @dataclass
-class Problem:
-    """Resolved options: int64 codes and the float64 ``hp`` vector."""
-
-    loss: int
-    penalty: int
-    optimizer: int
-    schedule: int
-    batch_size: int  # 0 means full batch
-    hp: np.ndarray
-    initial_accumulator_value: float = 0.0
-
-    def batch_rows(self, n_rows: int) -> int:
-        return n_rows if self.batch_size == 0 else self.batch_size
+class Problem(Resolved):
+    """Resolved options (:class:`fastgd.options.Resolved`) plus what the driver derives:
+    the compiled path and the packed codes of the guarded kernels."""
 
     def spec(self) -> int:
-        """The option codes packed into one int for ``run_epoch_guarded``."""
+        """The option codes packed into one int for the ``guarded_*`` kernels."""
         codes = (self.loss, self.penalty, self.optimizer, self.schedule)
         if not all(0 <= c < 16 for c in codes) or self.batch_size < 0:
             raise ValueError(f"option codes out of the packed range: {codes}")
         return (self.loss | self.penalty << 4 | self.optimizer << 8 | self.schedule << 12
                 | self.batch_size << 16)
+
+    @property
+    def path(self) -> str:
+        return epoch_path(self.optimizer, self.penalty, self.batch_size, self.hp[C.HP_AVERAGE])
+
+
+# ---------------------------------------------------------------- the compiled paths
+PATH_PLAIN = "plain"  # per-sample plain SGD, no L1, no averaging: the carried dot
+PATH_GENERAL = "general"  # per-sample plain SGD with L1 / elastic net / averaging
+PATH_BATCH = "batch"  # mini- and full-batch, and every optimizer but plain SGD
+_GUARDED = {PATH_PLAIN: guarded_plain, PATH_GENERAL: guarded_general, PATH_BATCH: guarded_batch}
+
+
+def epoch_path(optimizer: int, penalty: int, batch_size: int, average: float) -> str:
+    """Which compiled path trains a problem (``batch_size`` 0 is full batch)."""
+    if batch_size != 1 or optimizer != C.OPT_SGD:
+        return PATH_BATCH
+    if penalty in (C.PENALTY_L1, C.PENALTY_ELASTICNET) or average != 0.0:
+        return PATH_GENERAL
+    return PATH_PLAIN
+
+
+def guarded_kernel(problem: Problem):
+    """The ``guarded_*`` kernel of ``problem``'s path (``partial_fit``'s hot path)."""
+    return _GUARDED[problem.path]
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """``a``, or a read-only view of it: the kernels take every input array read-only, so a
+    writable and a read-only (memmap) X share one compiled signature."""
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
+def run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
+              schedule, batch_size):
+    """One epoch over ``X[order]`` on the compiled path of these options.
+
+    The arguments of the kernels (``fastgd._kernels.sgd``), with ``batch_size`` a row
+    count. ``X``, ``y`` and ``sw`` reach the kernel read-only (one signature per X
+    dtype). Returns ``(sumloss, sumobj, bad)``.
+    """
+    X, y, sw = readonly(X), readonly(y), readonly(sw)
+    path = epoch_path(optimizer, penalty, batch_size, hp[C.HP_AVERAGE])
+    if state.shape[0] < C.N_ST or counters.shape[0] < C.N_SC:
+        # no room for the carry (the reference's 5-row state, 3 counters): plain SGD
+        # then runs on the general path, which computes the same steps
+        if state.shape[0] < C.ST_Q + 1 or counters.shape[0] < C.SC_ETA + 1:
+            raise ValueError(f"state needs >= {C.ST_Q + 1} rows and counters >= "
+                             f"{C.SC_ETA + 1} slots, got {state.shape} and {counters.shape}.")
+        if path == PATH_PLAIN:
+            path = PATH_GENERAL
+    if path == PATH_PLAIN:
+        if order.shape[0] == 0:
+            return 0.0, 0.0, -1
+        scratch = np.empty(X.shape[1] + C.ARENA_RATES)
+        return sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
+                               schedule, scratch)
+    if path == PATH_GENERAL:
+        return sgd_general_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
+                                 schedule)
+    return batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
+                       schedule, batch_size)
 
 
 class LinearState:
@@ -163,7 +229,7 @@ def permutation(rng: np.random.Generator, rows) -> np.ndarray:
     is_array = isinstance(rows, np.ndarray)
     n = rows.shape[0] if is_array else int(rows)
     bitgen = rng.bit_generator
-    if n < _FAST_SHUFFLE_MIN or type(bitgen) is not np.random.PCG64:
+    if n < _FAST_SHUFFLE_MIN or type(bitgen) is not np.random.PCG64 or numba_config.DISABLE_JIT:
         return np.asarray(rng.permutation(rows), dtype=np.int64)
     if _fast_shuffle_ok is None:
         _fast_shuffle_ok = _fast_shuffle_agrees()
@@ -208,7 +274,7 @@ def shared_full(kind: str, n: int) -> np.ndarray:
     return _SHARED[kind]
 
 
-NO_WEIGHTS = np.empty(0)  # ``sw`` for the kernels: every weight is 1 (see _kernels.epoch)
+NO_WEIGHTS = readonly(np.empty(0))  # ``sw`` for the kernels: every weight is 1 (see _kernels.sgd)
 
 
 def is_unit_weights(sw: np.ndarray) -> bool:
@@ -225,14 +291,6 @@ def unit_weights(n: int) -> np.ndarray:
 def identity_order(n: int) -> np.ndarray:
     """``np.arange(n)`` (int64), shared: never write to it."""
     return _shared("arange", n)
-
-
-def make_hp(**values: float) -> np.ndarray:
-    """Build the ``hp`` vector from ``HP_*`` names in lower case (``eta0=...``)."""
-    hp = np.zeros(C.N_HP)
-    for name, value in values.items():
-        hp[getattr(C, "HP_" + name.upper())] = float(value)
-    return hp
 
 
 def set_optimal_init(problem: Problem) -> None:

@@ -13,37 +13,22 @@ import itertools
 
 import numpy as np
 
-from . import _codes as C
+from . import _layout as C
+from . import options
 from .reference import Config
 
-LOSSES = tuple(C.LOSSES)
-PENALTIES = (None, "l2", "l1", "elasticnet")
-SCHEDULES = tuple(C.SCHEDULES)
+LOSSES = tuple(options.LOSSES)
+PENALTIES = tuple(options.PENALTIES)
+SCHEDULES = tuple(options.SCHEDULES)
 
-# Optimizer variants: the name plus the hyperparameters that switch on its branches.
-OPTIMIZER_VARIANTS = {
-    "sgd": dict(optimizer="sgd"),
-    "momentum": dict(optimizer="momentum", momentum=0.9, dampening=0.1),
-    "nesterov": dict(optimizer="nesterov", momentum=0.8),
-    "adagrad": dict(optimizer="adagrad", lr_decay=0.01, eps=1e-10),
-    "rmsprop": dict(optimizer="rmsprop", rho=0.9, momentum=0.0),
-    "rmsprop-centered-momentum": dict(optimizer="rmsprop", rho=0.9, centered=True, momentum=0.5),
-    "adam": dict(optimizer="adam"),
-    "adam-amsgrad": dict(optimizer="adam", amsgrad=True),
-    "adamw": dict(optimizer="adamw", weight_decay=0.05),
-}
-
-# Per-schedule hyperparameters, chosen so a few epochs on the test data stay finite.
-SCHEDULE_PARAMS = {
-    "constant": dict(eta0=0.05),
-    "optimal": dict(alpha=2.0),
-    "invscaling": dict(eta0=0.1, power_t=0.3),
-    "adaptive": dict(eta0=0.05),
-    "inverse_time": dict(eta0=0.1, t0=5.0),
-    "step": dict(eta0=0.1, gamma=0.5, step_size=7),
-    "exponential": dict(eta0=0.1, gamma=0.97),
-    "cosine": dict(eta0=0.1, T_max=30, eta_min=0.001),
-}
+# Every registry row's variants: the hyperparameters that switch on each kernel branch
+# (a new optimizer or schedule joins every kernel-vs-reference test through its row).
+OPTIMIZER_VARIANTS = {name: dict(optimizer=opt.name, **params)
+                      for opt in options.OPTIMIZERS.values()
+                      for name, params in opt.variants.items()}
+SCHEDULE_PARAMS = {sched.name: dict(params)
+                   for sched in options.SCHEDULES.values()
+                   for params in sched.variants.values()}
 
 
 def make_data(loss: str, n: int = 24, d: int = 3, seed: int = 0, dtype=np.float64):
@@ -96,21 +81,11 @@ def kernel_args(cfg: Config, n_rows: int) -> tuple:
     """Option codes, ``hp`` vector and batch rows for the kernel, from a reference Config.
 
     Returns ``(loss, penalty, optimizer, schedule, batch_rows, hp)``; ``cfg`` is not changed.
+    Every hyperparameter of the registry goes to its ``hp`` slot.
     """
     cfg = resolve(cfg, n_rows)
-    hp = np.zeros(C.N_HP)
-    for field in ("eta0", "alpha", "l1_ratio", "epsilon", "power_t", "t0", "gamma",
-                  "step_size", "eta_min", "momentum", "dampening", "beta1", "beta2", "eps",
-                  "weight_decay", "lr_decay", "rho"):
-        hp[getattr(C, "HP_" + field.upper())] = float(getattr(cfg, field))
-    hp[C.HP_T_MAX] = float(cfg.T_max)
-    hp[C.HP_AMSGRAD] = float(cfg.amsgrad)
-    hp[C.HP_CENTERED] = float(cfg.centered)
-    hp[C.HP_FIT_INTERCEPT] = float(cfg.fit_intercept)
-    hp[C.HP_AVERAGE] = float(cfg.average)
-    hp[C.HP_OPTIMAL_INIT] = cfg.optimal_init
-    loss = C.LOSSES[cfg.loss]
-    return (loss, C.PENALTIES[cfg.penalty], C.OPTIMIZERS[cfg.optimizer],
+    hp = np.array([float(getattr(cfg, h.name)) for h in options.HYPERS])
+    return (C.LOSSES[cfg.loss], C.PENALTIES[cfg.penalty], C.OPTIMIZERS[cfg.optimizer],
             C.SCHEDULES[cfg.learning_rate], cfg.batch_size, hp)
 
 
@@ -126,7 +101,7 @@ def compare(cfg: Config, X, y, sw, epochs: int = 2, seed: int = 0, X_kernel=None
     stopped on a non-finite value and the other did not.
     """
     from . import reference
-    from ._kernels import run_epoch
+    from ._driver import run_epoch
 
     n, d = X.shape
     X_kernel = X if X_kernel is None else X_kernel

@@ -42,12 +42,12 @@ import numpy as np
 from numba import njit
 from numba.extending import is_jitted
 
-from . import _codes as C
+from . import _layout as C
+from . import options
 from ._kernels import learning_rate, optimizer_step
-from ._validation import check_bool as _flag
-from ._validation import check_int as _integer
-from ._validation import check_real as _real
-from ._validation import optimizer_default
+from .options import check_bool as _flag
+from .options import check_int as _integer
+from .options import check_real as _real
 
 __all__ = ["MinimizeResult", "minimize"]
 
@@ -172,10 +172,10 @@ def _check_outputs(f, grad, x: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def _build(optimizer: str, learning_rate: str, eta0, tol, max_iter, **hyper) -> tuple:
-    """Validate the options and build the kernels' codes, ``hp`` vector and initial state."""
+    """Validate the options (:func:`fastgd.options.resolve`, the estimators' rules) and
+    build the kernels' codes, ``hp`` vector and Adagrad's initial accumulator."""
     if not isinstance(optimizer, str):
         raise TypeError(f"optimizer must be a string, got {optimizer!r}.")
-    opt = C.code(C.OPTIMIZERS, optimizer, "optimizer")
     if learning_rate in _UNSUPPORTED_SCHEDULES:
         raise ValueError(
             f"learning_rate={learning_rate!r} is not available in minimize: "
@@ -184,62 +184,14 @@ def _build(optimizer: str, learning_rate: str, eta0, tol, max_iter, **hyper) -> 
         )
     if not isinstance(learning_rate, str):
         raise TypeError(f"learning_rate must be a string, got {learning_rate!r}.")
-    sched = C.code(C.SCHEDULES, learning_rate, "learning_rate")
     eta0 = _real("eta0", eta0, 0.0, low_open=True)
     max_iter = _integer("max_iter", max_iter, 0)
     tol = -1.0 if tol is None else _real("tol", tol, 0.0)
-
-    h = hyper
-    momentum = _real("momentum", optimizer_default("momentum", h["momentum"], optimizer),
-                     0.0, 1.0, high_open=True)
-    dampening = _real("dampening", h["dampening"], 0.0, 1.0)
-    if opt == C.OPT_NESTEROV and (momentum <= 0.0 or dampening != 0.0):
-        raise ValueError("optimizer='nesterov' needs momentum > 0 and dampening=0 (as torch.optim.SGD).")
-    eps = _real("eps", optimizer_default("eps", h["eps"], optimizer), 0.0)
-    weight_decay = h["weight_decay"]
-    if weight_decay is not None and opt != C.OPT_ADAMW:
-        raise ValueError("weight_decay is AdamW's decoupled decay and applies to optimizer='adamw' only.")
-    weight_decay = _real("weight_decay", 0.01 if weight_decay is None else weight_decay, 0.0)
-
-    hp = np.zeros(C.N_HP)
-    hp[C.HP_ETA0] = eta0
-    hp[C.HP_POWER_T] = _real("power_t", h["power_t"])
-    hp[C.HP_MOMENTUM] = momentum
-    hp[C.HP_DAMPENING] = dampening
-    hp[C.HP_BETA1] = _real("beta1", h["beta1"], 0.0, 1.0, high_open=True)
-    hp[C.HP_BETA2] = _real("beta2", h["beta2"], 0.0, 1.0, high_open=True)
-    hp[C.HP_EPS] = eps
-    hp[C.HP_WEIGHT_DECAY] = weight_decay if opt == C.OPT_ADAMW else 0.0
-    hp[C.HP_LR_DECAY] = _real("lr_decay", h["lr_decay"], 0.0)
-    hp[C.HP_RHO] = _real("rho", h["rho"], 0.0, 1.0, high_open=True)
-    hp[C.HP_AMSGRAD] = float(_flag("amsgrad", h["amsgrad"]))
-    hp[C.HP_CENTERED] = float(_flag("centered", h["centered"]))
-    hp[C.HP_FIT_INTERCEPT] = 0.0  # the trailing slot of params is a dummy, never updated
-    init_acc = _real("initial_accumulator_value", h["initial_accumulator_value"], 0.0)
-    eta_min = _real("eta_min", h["eta_min"], 0.0)
-    hp[C.HP_ETA_MIN] = eta_min
-    if sched == C.SCHED_INVERSE_TIME:
-        if h["t0"] is None:
-            raise ValueError("learning_rate='inverse_time' needs t0 > 0: eta = eta0 * t0 / (t0 + k).")
-        hp[C.HP_T0] = _real("t0", h["t0"], 0.0, low_open=True)
-    if sched in (C.SCHED_STEP, C.SCHED_EXPONENTIAL):
-        if h["gamma"] is None:
-            raise ValueError(
-                f"learning_rate={learning_rate!r} needs gamma, the decay factor in (0, 1] per "
-                "step, e.g. gamma=0.5 for 'step' or 0.999 for 'exponential'."
-            )
-        hp[C.HP_GAMMA] = _real("gamma", h["gamma"], 0.0, 1.0, low_open=True)
-    if sched == C.SCHED_STEP:
-        if h["step_size"] is None:
-            raise ValueError("learning_rate='step' needs step_size, the number of steps between decays.")
-        hp[C.HP_STEP_SIZE] = _integer("step_size", h["step_size"], 1)
-    if sched == C.SCHED_COSINE:
-        if h["T_max"] is None:
-            raise ValueError("learning_rate='cosine' needs T_max, the number of steps of one half period.")
-        hp[C.HP_T_MAX] = _integer("T_max", h["T_max"], 1)
-        if eta_min > eta0:
-            raise ValueError(f"eta_min must be <= eta0 for learning_rate='cosine', got {eta_min} > {eta0}.")
-    return opt, sched, hp, init_acc, eta0, tol, max_iter
+    # the trailing slot of params is a dummy, never updated: fit_intercept off
+    values = dict(hyper, optimizer=optimizer, learning_rate=learning_rate, eta0=eta0,
+                  penalty=None, fit_intercept=False)
+    res = options.resolve(values, owner="minimize")
+    return res.optimizer, res.schedule, res.hp, res.initial_accumulator_value, eta0, tol, max_iter
 
 
 # ------------------------------------------------------------------------ the loops

@@ -16,6 +16,7 @@ checkpoint is refused with a ``ValueError`` saying which.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,8 +24,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-
-from . import _codes as C
 
 FORMAT = "fastgd-checkpoint"
 VERSION = 1
@@ -70,52 +69,62 @@ def _string_array(values, name):
     return arr
 
 
-def save(estimator, path) -> Path:
-    """Write the complete training state of a fitted ``estimator`` to ``path`` (.npz)."""
-    if type(estimator).__name__ not in ("SGDRegressor", "SGDClassifier") or (
-            type(estimator).__module__ != "fastgd.estimators"):
-        raise TypeError(
-            f"checkpoints hold fastgd.SGDRegressor and fastgd.SGDClassifier, not "
-            f"{type(estimator).__qualname__}; pickle a subclass instead."
-        )
-    if not hasattr(estimator, "_lins"):
-        raise ValueError(f"{type(estimator).__name__} is not fitted: nothing to save.")
+def write(path, state: dict) -> Path:
+    """Write an estimator's ``training_state()`` to ``path`` (.npz); atomic.
+
+    The file is written to a unique temporary file created exclusively in the target
+    directory, then renamed over ``path``: an interrupted save never leaves half a
+    checkpoint, and a planted ``<path>.tmp`` link is never followed.
+    """
+    import tempfile
+
     arrays = {}
-    for k, lin in enumerate(estimator._lins):
-        arrays[f"lin{k}_params"] = lin.params
-        arrays[f"lin{k}_state"] = lin.state
-        arrays[f"lin{k}_counters"] = lin.counters
-        arrays[f"lin{k}_curve"] = np.asarray(lin.loss_curve, dtype=np.float64)
-    if hasattr(estimator, "classes_"):
-        arrays["classes"] = _string_array(estimator.classes_, "classes_")
-    if "feature_names_in_" in estimator.__dict__:
+    for k, model in enumerate(state["models"]):
+        arrays[f"lin{k}_params"] = model["params"]
+        arrays[f"lin{k}_state"] = model["state"]
+        arrays[f"lin{k}_counters"] = model["counters"]
+        arrays[f"lin{k}_curve"] = np.asarray(model["loss_curve"], dtype=np.float64)
+    if state.get("classes") is not None:
+        arrays["classes"] = _string_array(state["classes"], "classes_")
+    if state.get("feature_names_in") is not None:
         arrays["feature_names_in"] = _string_array(
-            estimator.feature_names_in_.astype(str), "feature_names_in_")
-    pending = getattr(estimator, "_pending", None)
-    if pending is not None:
-        arrays["pending_X"], arrays["pending_Y"], arrays["pending_sw"] = pending
+            np.asarray(state["feature_names_in"]).astype(str), "feature_names_in_")
+    if state.get("pending") is not None:
+        arrays["pending_X"], arrays["pending_Y"], arrays["pending_sw"] = state["pending"]
+    rng = state["rng"]
+    if rng.get("bit_generator") not in _BIT_GENERATORS:
+        raise ValueError(f"cannot save the state of bit generator {rng.get('bit_generator')!r}.")
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "estimator": type(estimator).__name__,
-        "params": {k: _encode_param(k, v) for k, v in estimator.get_params().items()},
-        "n_models": len(estimator._lins),
-        "n_features_in": int(estimator.n_features_in_),
-        "n_iter": int(estimator.n_iter_),
-        "optimizer": estimator._optimizer_name,
-        "rng": estimator._rng_state.bit_generator.state,
+        "estimator": state["estimator"],
+        "params": {k: _encode_param(k, v) for k, v in state["params"].items()},
+        "n_models": len(state["models"]),
+        "n_features_in": int(state["n_features_in"]),
+        "n_iter": int(state["n_iter"]),
+        "optimizer": state["optimizer"],
+        "rng": rng,
         "sha256": _digest(arrays),
     }
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)  # atomic: an interrupted save never leaves half a checkpoint
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 
-def load(path):
-    """Load an estimator saved by :func:`save` (or ``estimator.save``), ready to continue.
+# the bit generators whose state a checkpoint may hold (nothing in a file names a function)
+_BIT_GENERATORS = {"PCG64": np.random.PCG64}
+
+
+def read(path) -> dict:
+    """Read a checkpoint written by :func:`write` into a training-state dict.
 
     Raises
     ------
@@ -123,10 +132,9 @@ def load(path):
         The file is not a fastgd checkpoint, is corrupted (digest or archive check
         fails), or comes from a newer format version.
     """
-    from ._driver import LinearState
-    from .estimators import SGDClassifier, SGDRegressor
-
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file: not a fastgd checkpoint.")
     with open(path, "rb") as fh:  # our own handle: np.load leaks its own on a bad archive
         try:
             with np.load(fh, allow_pickle=False) as data:
@@ -139,8 +147,9 @@ def load(path):
         meta = json.loads(str(members.pop("__meta__")))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: corrupted checkpoint metadata ({exc}).") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a fastgd checkpoint (format {meta.get('format')!r}).")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{path} is not a fastgd checkpoint (format {fmt!r}).")
     if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
         raise ValueError(
             f"{path} was written by checkpoint format version {meta.get('version')}; this "
@@ -148,40 +157,38 @@ def load(path):
         )
     if _digest(members) != meta.get("sha256"):
         raise ValueError(f"{path}: checkpoint is corrupted (SHA-256 of its arrays differs).")
-    classes = {"SGDRegressor": SGDRegressor, "SGDClassifier": SGDClassifier}
-    if meta.get("estimator") not in classes:
-        raise ValueError(f"{path}: unknown estimator {meta.get('estimator')!r}.")
-    est = classes[meta["estimator"]](**{k: _decode_param(v) for k, v in meta["params"].items()})
-    problem = est._make_problem()
-    d = int(meta["n_features_in"])
-    lins = []
-    for k in range(int(meta["n_models"])):
-        params = members[f"lin{k}_params"]
-        state = members[f"lin{k}_state"]
-        counters = members[f"lin{k}_counters"]
-        if (params.shape != (d + 1,) or state.ndim != 2 or state.shape[1] != d + 1
-                or not 5 <= state.shape[0] <= C.N_ST or counters.ndim != 1
-                or not 3 <= counters.shape[0] <= C.N_SC):
-            raise ValueError(f"{path}: model {k} has arrays of the wrong shape.")
-        # files written before the carried dot have 5 state rows and 3 counters: the
-        # missing carry restarts from the coefficients (see fastgd._kernels.carry)
-        full_state = C.new_state(d)
-        full_state[: state.shape[0]] = state
-        full_counters = C.new_counters()
-        full_counters[: counters.shape[0]] = counters
-        lins.append(LinearState(params.astype(np.float64), full_state, full_counters,
-                                members[f"lin{k}_curve"].tolist()))
-    est.n_features_in_ = d
-    if "feature_names_in" in members:
-        est.feature_names_in_ = members["feature_names_in"].astype(object)
-    if "classes" in members:
-        est.classes_ = members["classes"]
-        est._classes_arg = None
-    rng_state = meta["rng"]
-    rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
-    rng.bit_generator.state = rng_state
-    pending = None
-    if "pending_X" in members:
-        pending = (members["pending_X"], members["pending_Y"], members["pending_sw"])
-    est._commit(lins, problem, rng, n_iter=int(meta["n_iter"]), pending=pending)
-    return est
+    rng = meta.get("rng")
+    if not isinstance(rng, dict) or rng.get("bit_generator") not in _BIT_GENERATORS:
+        raise ValueError(f"{path}: unsupported random generator state in the checkpoint.")
+    try:
+        n_models = int(meta["n_models"])
+        models = [{"params": members[f"lin{k}_params"], "state": members[f"lin{k}_state"],
+                   "counters": members[f"lin{k}_counters"],
+                   "loss_curve": members[f"lin{k}_curve"].tolist()} for k in range(n_models)]
+        pending = None
+        if "pending_X" in members:
+            pending = (members["pending_X"], members["pending_Y"], members["pending_sw"])
+        return {
+            "estimator": meta["estimator"],
+            "params": {k: _decode_param(v) for k, v in dict(meta["params"]).items()},
+            "n_features_in": int(meta["n_features_in"]),
+            "n_iter": int(meta["n_iter"]),
+            "optimizer": meta.get("optimizer"),
+            "models": models,
+            "rng": rng,
+            "pending": pending,
+            "classes": members.get("classes"),
+            "feature_names_in": members.get("feature_names_in"),
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{path}: incomplete checkpoint ({exc!r}).") from None
+
+
+def save(estimator, path) -> Path:
+    """``estimator.save(path)``: write its :meth:`training_state` with :func:`write`."""
+    if not callable(getattr(estimator, "training_state", None)):
+        raise TypeError(
+            f"checkpoints hold fastgd.SGDRegressor and fastgd.SGDClassifier, not "
+            f"{type(estimator).__qualname__}."
+        )
+    return write(path, estimator.training_state())

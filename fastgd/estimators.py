@@ -11,35 +11,39 @@ import copy
 import dataclasses
 import numbers
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
 
-from . import _codes as C
-from ._base import EstimatorBase, check_random_state, not_fitted
+from . import _docs, checkpoint, options
+from . import _layout as C
 from ._driver import (
     _SHARED,
     NO_WEIGHTS,
     DivergenceError,
     LinearState,
     Problem,
+    guarded_kernel,
     identity_order,
-    make_hp,
     permutation,
+    readonly,
     run_epochs,
     set_optimal_init,
     shared_full,
     unit_weights,
 )
-from ._kernels import run_epoch_guarded
-from ._kernels.targets import all_finite, encode_binary, finite
-from ._validation import check_bool as _check_bool
-from ._validation import check_int as _check_int
-from ._validation import check_real as _check_real
-from ._validation import optimizer_default
+from ._kernels.targets import encode_labels, finite
+from .options import check_bool as _check_bool
+from .options import check_int as _check_int
+from .options import check_real as _check_real
 
-# scikit-learn is imported lazily (see fastgd._base): plain 2-D float NumPy input
-# takes the fast path below, everything else goes through scikit-learn's validation.
+# plain 2-D float NumPy input takes the fast path below, everything else goes through
+# scikit-learn's validation
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 _FAST_DTYPES = (_F64, _F32)
@@ -95,106 +99,49 @@ def _param_name_set(cls) -> frozenset:
     return names
 
 
-class _BaseSGD(EstimatorBase):
+class _Hot(NamedTuple):
+    """Constants of the ``partial_fit`` hot path, armed once per commit (:meth:`_BaseSGD._arm`)."""
+
+    n_features: int
+    models: tuple  # one (LinearState, its arena, its loss curve) per linear model
+    kernel: Callable  # the guarded kernel of the problem's path (fastgd._driver)
+    hp: np.ndarray  # the kernel's hyperparameters
+    spec: int  # the packed option codes
+    batch_size: int  # 0: full batch
+    shuffle: bool
+    rng: np.random.Generator  # the shuffling stream, advanced in place
+    labels: object  # None (regressor), (negative, positive) (binary) or the sorted classes
+    cw_pairs: tuple | None  # per model (positive, negative) class weight, or None
+
+
+# the parameters fastgd.options resolves (options and their hyperparameters)
+_OPTION_PARAMS = ("loss", "learning_rate", *options.estimator_defaults())
+
+
+class _BaseSGD(BaseEstimator):
     """Shared machinery: parameter checks, the fit / partial_fit loops, prediction."""
 
     _allowed_losses: tuple = ()
 
     # ------------------------------------------------------------------ options
-    def _resolve(self, value, name):
-        """Value of an optimizer hyperparameter left at None: its optimizer's default."""
-        return optimizer_default(name, value, self.optimizer)
-
     def _make_problem(self) -> Problem:
-        """Validate every hyperparameter and build the kernel's codes and ``hp`` vector."""
-        if self.loss not in self._allowed_losses:
-            raise ValueError(
-                f"loss={self.loss!r} is not supported by {type(self).__name__}; choose one of "
-                + ", ".join(repr(v) for v in self._allowed_losses)
-                + "."
-            )
-        loss = C.LOSSES[self.loss]
-        penalty = C.code(C.PENALTIES, self.penalty, "penalty")
-        optimizer = C.code(C.OPTIMIZERS, self.optimizer, "optimizer")
-        schedule = C.code(C.SCHEDULES, self.learning_rate, "learning_rate")
-        alpha = _check_real("alpha", self.alpha, 0.0)
-        l1_ratio = _check_real("l1_ratio", self.l1_ratio, 0.0, 1.0)
+        """Validate every parameter and build the kernels' codes and ``hp`` vector.
+
+        The options and their hyperparameters go through :func:`fastgd.options.resolve`
+        (the registry and its cross-parameter rules); the rest are scikit-learn's.
+        """
         _check_int("max_iter", self.max_iter, 1)
         if self.tol is not None:
             _check_real("tol", self.tol, 0.0)
-        _check_bool("shuffle", self.shuffle)
-        _check_bool("fit_intercept", self.fit_intercept)
-        _check_bool("early_stopping", self.early_stopping)
-        _check_bool("warm_start", self.warm_start)
+        for name in ("shuffle", "early_stopping", "warm_start"):
+            _check_bool(name, getattr(self, name))
         _check_int("verbose", self.verbose, 0)
-        epsilon = _check_real("epsilon", self.epsilon, 0.0)
         _check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
         _check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        eta0 = _check_real("eta0", self.eta0, 0.0)
-        power_t = _check_real("power_t", self.power_t)
-        if schedule == C.SCHED_OPTIMAL:
-            if alpha == 0.0:
-                raise ValueError("alpha must be > 0 with learning_rate='optimal' (its rate is 1/(alpha t)).")
-        elif eta0 <= 0.0:
-            raise ValueError(f"eta0 must be > 0 with learning_rate={self.learning_rate!r}, got {eta0}.")
-        if isinstance(self.average, (bool, np.bool_)):
-            average = 1 if self.average else 0
-        else:
-            average = _check_int("average", self.average, 0)
-        if self.batch_size is None:
-            batch_size = 0
-        else:
-            batch_size = _check_int("batch_size", self.batch_size, 1)
-        momentum = _check_real("momentum", self._resolve(self.momentum, "momentum"), 0.0, 1.0, high_open=True)
-        dampening = _check_real("dampening", self.dampening, 0.0, 1.0)
-        if optimizer == C.OPT_NESTEROV and (momentum <= 0.0 or dampening != 0.0):
-            raise ValueError("optimizer='nesterov' needs momentum > 0 and dampening=0 (as torch.optim.SGD).")
-        beta1 = _check_real("beta1", self.beta1, 0.0, 1.0, high_open=True)
-        beta2 = _check_real("beta2", self.beta2, 0.0, 1.0, high_open=True)
-        eps = _check_real("eps", self._resolve(self.eps, "eps"), 0.0)
-        if self.weight_decay is not None and optimizer != C.OPT_ADAMW:
-            raise ValueError(
-                "weight_decay is AdamW's decoupled decay and applies to optimizer='adamw' only; "
-                "for an L2 penalty with other optimizers use penalty='l2' and alpha."
-            )
-        weight_decay = _check_real("weight_decay", 0.01 if self.weight_decay is None else self.weight_decay, 0.0)
-        lr_decay = _check_real("lr_decay", self.lr_decay, 0.0)
-        rho = _check_real("rho", self.rho, 0.0, 1.0, high_open=True)
-        init_acc = _check_real("initial_accumulator_value", self.initial_accumulator_value, 0.0)
-        amsgrad = _check_bool("amsgrad", self.amsgrad)
-        centered = _check_bool("centered", self.centered)
-        t0 = gamma = step_size = t_max = 0.0
-        eta_min = _check_real("eta_min", self.eta_min, 0.0)
-        if schedule == C.SCHED_INVERSE_TIME:
-            if self.t0 is None:
-                raise ValueError("learning_rate='inverse_time' needs t0 > 0: eta = eta0 * t0 / (t0 + t).")
-            t0 = _check_real("t0", self.t0, 0.0, low_open=True)
-        if schedule in (C.SCHED_STEP, C.SCHED_EXPONENTIAL):
-            if self.gamma is None:
-                raise ValueError(
-                    f"learning_rate={self.learning_rate!r} needs gamma, the decay factor in (0, 1] "
-                    "(applied per update), e.g. gamma=0.5 for 'step' or 0.999 for 'exponential'."
-                )
-            gamma = _check_real("gamma", self.gamma, 0.0, 1.0, low_open=True)
-        if schedule == C.SCHED_STEP:
-            if self.step_size is None:
-                raise ValueError("learning_rate='step' needs step_size, the number of updates between decays.")
-            step_size = _check_int("step_size", self.step_size, 1)
-        if schedule == C.SCHED_COSINE:
-            if self.T_max is None:
-                raise ValueError("learning_rate='cosine' needs T_max, the number of updates of one half period.")
-            t_max = _check_int("T_max", self.T_max, 1)
-            if eta_min > eta0:
-                raise ValueError(f"eta_min must be <= eta0 for learning_rate='cosine', got {eta_min} > {eta0}.")
-        hp = make_hp(
-            eta0=eta0, alpha=alpha, l1_ratio=l1_ratio, epsilon=epsilon, power_t=power_t,
-            t0=t0, gamma=gamma, step_size=step_size, t_max=t_max, eta_min=eta_min,
-            momentum=momentum, dampening=dampening, beta1=beta1, beta2=beta2, eps=eps,
-            weight_decay=weight_decay if optimizer == C.OPT_ADAMW else 0.0, lr_decay=lr_decay,
-            rho=rho, amsgrad=amsgrad, centered=centered,
-            fit_intercept=self.fit_intercept, average=average,
-        )
-        problem = Problem(loss, penalty, optimizer, schedule, batch_size, hp, init_acc)
+        values = {name: getattr(self, name) for name in _OPTION_PARAMS}
+        resolved = options.resolve(values, losses=self._allowed_losses,
+                                   owner=type(self).__name__)
+        problem = Problem(**vars(resolved))
         set_optimal_init(problem)
         return problem
 
@@ -516,9 +463,98 @@ class _BaseSGD(EstimatorBase):
         exactly where this one stands: a stream stopped, saved, loaded in a new
         process and continued is bit-identical to an uninterrupted one.
         """
-        from .checkpoint import save
+        checkpoint.write(path, self.training_state())
 
-        save(self, path)
+    def training_state(self) -> dict:
+        """Everything a resumed ``partial_fit`` needs, as plain values and arrays.
+
+        Returns a dict: ``estimator`` (class name), ``params`` (``get_params()``),
+        ``n_features_in``, ``n_iter``, ``optimizer``, ``models`` (per linear model:
+        ``params`` (d+1,), ``state`` (N_ST, d+1), ``counters`` (N_SC,), ``loss_curve``),
+        ``rng`` (the shuffling generator's state dict), ``pending`` (the rows waiting in
+        the mini-batch buffer, ``(X, Y, sw)``, or None), ``classes`` and
+        ``feature_names_in`` (or None). :meth:`from_training_state` inverts it; the
+        arrays are copies.
+        """
+        if "_lins" not in self.__dict__:
+            raise ValueError(f"{type(self).__name__} is not fitted: nothing to save.")
+        pending = self.__dict__.get("_pending")
+        return {
+            "estimator": type(self).__name__,
+            "params": self.get_params(),
+            "n_features_in": int(self.n_features_in_),
+            "n_iter": int(self.n_iter_),
+            "optimizer": self._optimizer_name,
+            "models": [{"params": lin.params.copy(), "state": lin.state.copy(),
+                        "counters": lin.counters.copy(), "loss_curve": list(lin.loss_curve)}
+                       for lin in self._lins],
+            "rng": self._rng_state.bit_generator.state,
+            "pending": None if pending is None else tuple(a.copy() for a in pending),
+            "classes": self.__dict__.get("classes_"),
+            "feature_names_in": self.__dict__.get("feature_names_in_"),
+        }
+
+    @classmethod
+    def from_training_state(cls, state: dict):
+        """An estimator standing exactly where :meth:`training_state` was taken.
+
+        Every array is checked against the shapes the state implies before it is used;
+        a state that does not fit together raises ``ValueError``.
+        """
+        params = dict(state["params"])
+        est = cls(**params)
+        problem = est._make_problem()
+        d = int(state["n_features_in"])
+        if d < 1:
+            raise ValueError(f"n_features_in must be >= 1, got {d}.")
+        lins = []
+        for k, model in enumerate(state["models"]):
+            p, st, ct = (np.asarray(model[key], dtype=np.float64)
+                         for key in ("params", "state", "counters"))
+            if (p.shape != (d + 1,) or st.ndim != 2 or st.shape[1] != d + 1
+                    or not 5 <= st.shape[0] <= C.N_ST or ct.ndim != 1
+                    or not 3 <= ct.shape[0] <= C.N_SC):
+                raise ValueError(f"model {k} has arrays of the wrong shape.")
+            # states written before the carried dot have 5 state rows and 3 counters: the
+            # missing carry restarts from the coefficients (see fastgd._kernels.carry)
+            full_state = C.new_state(d)
+            full_state[: st.shape[0]] = st
+            full_counters = C.new_counters()
+            full_counters[: ct.shape[0]] = ct
+            lins.append(LinearState(p, full_state, full_counters,
+                                    [float(v) for v in model["loss_curve"]]))
+        n_models = len(lins)
+        classes = state.get("classes")
+        if est._is_classifier:
+            if classes is None or len(classes) < 2:
+                raise ValueError("a classifier's state needs at least two classes.")
+            if n_models != (1 if len(classes) == 2 else len(classes)):
+                raise ValueError(f"{len(classes)} classes need "
+                                 f"{1 if len(classes) == 2 else len(classes)} models, got {n_models}.")
+        elif n_models != 1:
+            raise ValueError(f"a regressor's state has one model, got {n_models}.")
+        est.n_features_in_ = d
+        names = state.get("feature_names_in")
+        if names is not None:
+            if len(names) != d:
+                raise ValueError(f"{len(names)} feature names for {d} features.")
+            est.feature_names_in_ = np.asarray(names).astype(object)
+        if classes is not None:
+            est.classes_ = np.asarray(classes)
+            est._classes_arg = None
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = state["rng"]
+        pending = state.get("pending")
+        if pending is not None:
+            pX, pY, psw = (np.asarray(a) for a in pending)
+            m = pX.shape[0] if pX.ndim == 2 else -1
+            if (pX.ndim != 2 or pX.shape[1] != d or pX.dtype not in _FAST_DTYPES
+                    or pY.shape != (m, n_models) or psw.shape != (m,)):
+                raise ValueError("the pending mini-batch rows have inconsistent shapes.")
+            pending = (np.ascontiguousarray(pX), np.asarray(pY, dtype=np.float64),
+                       np.asarray(psw, dtype=np.float64))
+        est._commit(lins, problem, rng, n_iter=int(state["n_iter"]), pending=pending)
+        return est
 
     @property
     def n_pending_(self) -> int:
@@ -578,17 +614,11 @@ class _BaseSGD(EstimatorBase):
             self.__dict__.pop("_hot", None)
         object.__setattr__(self, name, value)
 
-    def _arm(self):
+    def _arm(self) -> _Hot | None:
         """Constants of the ``partial_fit`` hot path, or None where it does not apply.
 
         Built on the first hot-path call after a commit and kept in ``_hot`` until the
-        next commit or parameter change, so a call looks nothing up twice. The tuple is
-        ``(n_features, models, hp, spec, batch_size, shuffle, rng, labels, cw_pairs,
-        simple)``: ``models`` holds one ``(lin, arena, loss_curve)`` per linear model,
-        ``hp`` and ``spec`` are the kernel's hyperparameters and packed option codes,
-        ``labels`` is None (regressor), ``(negative, positive)`` (binary) or the sorted
-        classes (one-vs-rest), and ``simple`` marks a model that
-        :meth:`SGDRegressor.partial_fit` may train inline.
+        next commit or parameter change, so a call looks nothing up twice.
         """
         attrs = self.__dict__
         if ("_params_clean" not in attrs or "_lins" not in attrs
@@ -601,14 +631,21 @@ class _BaseSGD(EstimatorBase):
                 return None
             labels = (int(known[0]), int(known[1])) if known.shape[0] == 2 else known
             cw_pairs = tuple(None if pair == (1.0, 1.0) else pair for pair in self._cw_pairs)
+            if all(pair is None for pair in cw_pairs):
+                cw_pairs = None
         problem = self._problem
-        models = tuple((lin, lin.arena, lin.loss_curve) for lin in self._lins)
-        shuffle = bool(self.shuffle)
-        # the commonest stream -- one regression model, rows in order, nothing buffered
-        # -- is trained inline by SGDRegressor.partial_fit
-        simple = labels is None and not shuffle and problem.batch_size <= 1
-        hot = (self.n_features_in_, models, problem.hp, problem.spec(), problem.batch_size,
-               shuffle, self._rng_state, labels, cw_pairs, simple)
+        hot = _Hot(
+            n_features=self.n_features_in_,
+            models=tuple((lin, lin.arena, lin.loss_curve) for lin in self._lins),
+            kernel=guarded_kernel(problem),
+            hp=problem.hp,
+            spec=problem.spec(),
+            batch_size=problem.batch_size,
+            shuffle=bool(self.shuffle),
+            rng=self._rng_state,
+            labels=labels,
+            cw_pairs=cw_pairs,
+        )
         attrs["_hot"] = hot
         return hot
 
@@ -638,10 +675,10 @@ class _BaseSGD(EstimatorBase):
             return False
         n, d = X.shape
         dtype = X.dtype
-        if (n == 0 or d != hot[0] or y.shape[0] != n or not X.flags.c_contiguous
+        if (n == 0 or d != hot.n_features or y.shape[0] != n or not X.flags.c_contiguous
                 or not (dtype is _F64 or dtype is _F32 or dtype in _FAST_DTYPES)):
             return False
-        _, models, hp, spec, batch_size, shuffle, rng, labels, cw_pairs, _ = hot
+        labels = hot.labels
         if labels is None:  # a regressor trains on y itself
             ydt = y.dtype
             if not ((ydt is _F64 or ydt == _F64) and y.flags.c_contiguous):
@@ -653,16 +690,15 @@ class _BaseSGD(EstimatorBase):
                 return False
         unit = sample_weight is None  # the kernel then reads no weights (NO_WEIGHTS)
         if unit:
-            sw = _SHARED["ones"]
-            if sw.shape[0] < n:
-                sw = shared_full("ones", n)
+            sw = NO_WEIGHTS
         elif (type(sample_weight) is np.ndarray and sample_weight.dtype == np.float64
               and sample_weight.ndim == 1 and sample_weight.shape[0] == n
-              and sample_weight.flags.c_contiguous  # all_finite has one signature
-              and all_finite(sample_weight) and (sample_weight >= 0).all()):
+              and sample_weight.flags.c_contiguous and finite(sample_weight)
+              and (sample_weight >= 0).all()):
             sw = sample_weight
         else:
             return False
+        batch_size = hot.batch_size
         keep = n
         new_pending = None
         if batch_size > 1:
@@ -670,58 +706,28 @@ class _BaseSGD(EstimatorBase):
             if pending is not None:
                 if pending[0].dtype != dtype:
                     return False
+                if unit:
+                    sw = shared_full("ones", n)[:n]
                 X = np.concatenate([pending[0], X])
                 targets = [np.concatenate([pending[1][:, k], t[:n]])
                            for k, t in enumerate(targets)]
-                sw = np.concatenate([pending[2], sw[:n]])
+                sw = np.concatenate([pending[2], sw])
                 n = X.shape[0]
                 unit = False
             keep = n - n % batch_size
             if keep < n:
+                if unit:
+                    sw = shared_full("ones", n)[:n]
+                    unit = False
                 new_pending = (X[keep:].copy(),
                                np.ascontiguousarray(np.array([t[keep:n] for t in targets]).T),
                                np.array(sw[keep:n], dtype=np.float64))
         if keep > 0:
-            rng_state = rng.bit_generator.state if shuffle else None
-            order = None
-            if not shuffle:
-                order = _SHARED["arange"]
-                if order.shape[0] < keep:
-                    order = shared_full("arange", keep)
-            done = 0  # models started; -1 once all have trained
-            n_curve = 0
-            try:
-                for k in range(len(models)):
-                    _, arena, curve = models[k]
-                    # the arena's snapshot is invalid until the kernel has taken it: an
-                    # interrupt before the call restores nothing (nothing changed yet)
-                    arena[-1] = 0.0
-                    n_curve = len(curve)
-                    done = k + 1
-                    if shuffle:
-                        order = permutation(rng, keep)
-                    wk = NO_WEIGHTS if unit else sw
-                    if cw_pairs is not None and cw_pairs[k] is not None:
-                        pos, neg = cw_pairs[k]
-                        wk = sw[:n] * np.where(targets[k][:n] > 0, pos, neg)
-                    sumloss = run_epoch_guarded(X, targets[k], wk, order, keep, arena, hp, spec)
-                    if sumloss != sumloss:  # NaN: not finite (the general path says why)
-                        break
-                    curve.append(sumloss / keep)
-                else:
-                    done = -1
-            finally:  # Ctrl-C included: the whole call is undone
-                if done >= 0:
-                    for k in range(done):  # the earlier models each added one loss
-                        lin, _, curve = models[k]
-                        lin.restore_arena(n_curve if k == done - 1 else len(curve) - 1)
-                    if rng_state is not None:
-                        rng.bit_generator.state = rng_state
-            if done >= 0:
+            if X.flags.writeable:  # one compiled signature for writable and read-only X
+                X = X.view()
+                X.flags.writeable = False
+            if not self._train_hot(hot, X, targets, sw, unit, n, keep):
                 return False
-            for _, _, curve in models:
-                if len(curve) > 2 * _MAX_CURVE:
-                    del curve[:-_MAX_CURVE]  # bounded memory on endless streams
             if attrs.pop("_published", False):  # published again when first read
                 attrs.pop("coef_", None)
                 attrs.pop("intercept_", None)
@@ -731,8 +737,65 @@ class _BaseSGD(EstimatorBase):
         attrs["n_iter_"] = 1
         return True
 
+    @staticmethod
+    def _train_hot(hot: _Hot, X, targets, sw, unit, n, keep) -> bool:
+        """One guarded kernel call per model over the first ``keep`` rows; all or nothing.
+
+        A failure (a non-finite prediction, target or parameter) -- or an interrupt --
+        restores every model from its arena's snapshot and returns False.
+        """
+        models = hot.models
+        shuffle = hot.shuffle
+        rng = hot.rng
+        kernel = hot.kernel
+        rng_state = rng.bit_generator.state if shuffle else None
+        order = None
+        if not shuffle:
+            order = _SHARED["arange"]
+            if order.shape[0] < keep:
+                order = shared_full("arange", keep)
+        cw_pairs = hot.cw_pairs
+        done = 0  # models started; -1 once all have trained
+        n_curve = 0
+        try:
+            for k in range(len(models)):
+                _, arena, curve = models[k]
+                # the arena's snapshot is invalid until the kernel has taken it: an
+                # interrupt before the call restores nothing (nothing changed yet)
+                arena[-1] = 0.0
+                n_curve = len(curve)
+                done = k + 1
+                if shuffle:
+                    order = permutation(rng, keep)
+                wk = sw if cw_pairs is None or cw_pairs[k] is None else None
+                if wk is None:
+                    pos, neg = cw_pairs[k]
+                    base = shared_full("ones", n)[:n] if unit else sw[:n]
+                    wk = base * np.where(targets[k][:n] > 0, pos, neg)
+                if wk.flags.writeable:
+                    wk = readonly(wk)
+                sumloss = kernel(X, targets[k], wk, order, keep, arena, hot.hp, hot.spec)
+                if sumloss != sumloss:  # NaN: not finite (the general path says why)
+                    break
+                curve.append(sumloss / keep)
+            else:
+                done = -1
+        finally:  # Ctrl-C included: the whole call is undone
+            if done >= 0:
+                for k in range(done):  # the earlier models each added one loss
+                    lin, _, curve = models[k]
+                    lin.restore_arena(n_curve if k == done - 1 else len(curve) - 1)
+                if rng_state is not None:
+                    rng.bit_generator.state = rng_state
+        if done >= 0:
+            return False
+        for _, _, curve in models:
+            if len(curve) > 2 * _MAX_CURVE:
+                del curve[:-_MAX_CURVE]  # bounded memory on endless streams
+        return True
+
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         state.pop("_hot", None)  # scratch of the partial_fit hot path, rebuilt on demand
         state.pop("_ybuf", None)
         return state
@@ -765,7 +828,7 @@ class _BaseSGD(EstimatorBase):
             if buf is None or buf.shape[0] < n:
                 buf = np.empty(max(n, 1024))
                 attrs["_ybuf"] = buf
-            if not encode_binary(y, labels[0], labels[1], buf):
+            if not encode_labels(y, labels[0], labels[1], buf):
                 return None  # an unknown label: the general path names it
             return (buf,)
         known = labels
@@ -778,7 +841,9 @@ class _BaseSGD(EstimatorBase):
 
     def _check_predict_X(self, X):
         if not hasattr(self, "coef_"):
-            raise not_fitted(self)
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator.")
         return self._check_X(X, reset=False)
 
     @staticmethod
@@ -800,104 +865,7 @@ class _BaseSGD(EstimatorBase):
         return self._check_finite_output(X, scores)
 
 
-_SHARED_DOC = """
-    Parameters
-    ----------
-    loss : str
-        Loss function (scikit-learn's definitions, see ``fastgd.reference.loss_value``).
-    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
-        ``alpha * R(w)`` with R = 0.5||w||^2, ||w||_1 or their ``l1_ratio`` mix.
-    alpha : float, default=1e-4
-        Penalty strength; also sets the 'optimal' schedule ``eta = 1 / (alpha (t0 + t))``.
-    l1_ratio : float in [0, 1], default=0.15
-        Elastic-net mixing.
-    fit_intercept : bool, default=True
-    max_iter : int, default=1000
-        Maximum number of epochs of ``fit``.
-    tol : float or None, default=1e-3
-        Stop when the epoch's summed loss is not below ``best - tol * n_samples`` for
-        ``n_iter_no_change`` epochs (or the validation score with ``early_stopping``).
-    shuffle : bool, default=True
-        Draw a new permutation of the rows each epoch.
-    verbose : int, default=0
-    epsilon : float, default=0.1
-        Threshold of 'huber', 'epsilon_insensitive' and 'squared_epsilon_insensitive'.
-    random_state : int, RandomState or None
-        Seeds the permutations and the validation split.
-    learning_rate : str
-        'constant', 'optimal', 'invscaling', 'adaptive' (scikit-learn), 'inverse_time'
-        (``eta0 t0 / (t0 + k)``), 'step' (``eta0 gamma^floor(k / step_size)``),
-        'exponential' (``eta0 gamma^k``), 'cosine' (to ``eta_min`` over ``T_max``), with ``k``
-        the number of updates already made.
-    eta0 : float, default=0.01
-    power_t : float
-        Exponent of 'invscaling'.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop on their score.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=5
-    warm_start : bool, default=False
-        ``fit`` starts from the previous ``coef_`` / ``intercept_``.
-    average : bool or int, default=False
-        Serve the running mean of the parameters from update ``average`` on (True: 1).
-    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam', 'adamw'}
-        Update rule (torch.optim's formulas, see ``fastgd.reference.optimizer_step``).
-        'sgd' applies L2 as a shrink and L1 by Tsuruoka's cumulative penalty (as
-        scikit-learn); the others add L2 to the gradient and soft-threshold for L1.
-    batch_size : int or None, default=1
-        Rows per update; ``None`` is full batch. The gradient is the batch mean.
-    momentum : float, default=None
-        0.9 for 'momentum' / 'nesterov', 0 for 'rmsprop'.
-    dampening : float, default=0.0
-    beta1, beta2 : float, default=0.9, 0.999
-        Adam's moment decays.
-    eps : float, default=None
-        Denominator guard: 1e-10 for 'adagrad', 1e-8 otherwise.
-    amsgrad : bool, default=False
-    weight_decay : float, default=None
-        AdamW's decoupled decay (0.01 when None); only for ``optimizer='adamw'``.
-    lr_decay : float, default=0.0
-        Adagrad's learning-rate decay.
-    initial_accumulator_value : float, default=0.0
-        Adagrad's starting sum of squared gradients.
-    rho : float, default=0.99
-        RMSprop's squared-gradient decay (torch's ``alpha``).
-    centered : bool, default=False
-        Centered RMSprop.
-    t0 : float, default=None
-        Offset of 'inverse_time'.
-    gamma : float, default=None
-        Decay factor of 'step' and 'exponential'.
-    step_size : int, default=None
-        Updates between two 'step' decays.
-    T_max : int, default=None
-        Half period of 'cosine', in updates; the rate stays at ``eta_min`` afterwards.
-    eta_min : float, default=0.0
-        Floor of 'cosine'.
-
-    Attributes
-    ----------
-    coef_ : ndarray of shape (n_features,) or (n_classes, n_features), float64
-    intercept_ : ndarray of shape (1,) or (n_classes,), float64
-    n_iter_ : int
-        Epochs run by the last ``fit`` (the most over one-vs-rest problems).
-    t_ : float
-        Number of updates made plus one (scikit-learn's convention; equals samples
-        seen plus one with ``batch_size=1``).
-    loss_curve_ : list of float
-        Per epoch, the mean loss of each row at the moment it was visited (before its
-        update), the quantity the ``tol`` rule watches; one-vs-rest problems are averaged.
-    n_features_in_ : int
-"""
-
-
-class SGDRegressor(_BaseSGD):
-    """Linear regression by stochastic, mini-batch or full-batch gradient descent.
-
-    Minimises ``mean_i sw_i L(x_i . w + b, y_i) + alpha R(w)``.
-    """ + _SHARED_DOC + """
-    Examples
-    --------
+_REGRESSOR_EXAMPLE = """
     >>> import numpy as np
     >>> from fastgd import SGDRegressor
     >>> rng = np.random.default_rng(0)
@@ -906,7 +874,11 @@ class SGDRegressor(_BaseSGD):
     ...                      batch_size=32, penalty=None, random_state=0).fit(X, y)
     >>> np.round(model.coef_, 2).tolist()
     [1.0, -2.0, 0.5]
-    """
+"""
+
+
+class SGDRegressor(RegressorMixin, _BaseSGD):
+    """Linear regression by stochastic, mini-batch or full-batch gradient descent."""
 
     _allowed_losses = C.REGRESSION_LOSSES
     _estimator_type = "regressor"
@@ -1003,43 +975,6 @@ class SGDRegressor(_BaseSGD):
         batch waits for the next call: see :meth:`flush`. With ``batch_size=None`` each
         call is one full-batch step over its chunk, so there the chunking matters.
         """
-        # The commonest stream -- rows in order, nothing buffered (per-sample or
-        # full-batch updates), no weights, float64 y -- inline: at 1,000-row chunks each 100 ns of Python here is ~0.7% of the
-        # throughput (bench/bench_stream.py). Same kernel, same state, same checks as
-        # _fast_partial_fit, which takes every other case.
-        attrs = self.__dict__
-        hot = attrs.get("_hot")
-        if (hot is not None and hot[-1] and sample_weight is None and type(X) is np.ndarray
-                and type(y) is np.ndarray and X.ndim == 2 and y.ndim == 1):
-            n, d = X.shape
-            xdt = X.dtype
-            ydt = y.dtype
-            order = _SHARED["arange"]
-            if (0 < n <= order.shape[0] and d == hot[0]
-                    and y.shape[0] == n and X.flags.c_contiguous and y.flags.c_contiguous
-                    and (xdt is _F64 or xdt is _F32) and ydt is _F64):
-                lin, arena, curve = hot[1][0]
-                arena[-1] = 0.0  # the snapshot is invalid until the kernel has taken it
-                n_curve = len(curve)
-                trained = False
-                try:
-                    sumloss = run_epoch_guarded(X, y, NO_WEIGHTS, order, n, arena, hot[2],
-                                                hot[3])
-                    if sumloss == sumloss:  # not NaN: every check passed
-                        curve.append(sumloss / n)
-                        trained = True
-                finally:  # Ctrl-C included: the call is undone
-                    if not trained:
-                        lin.restore_arena(n_curve)
-                if trained:
-                    if n_curve >= 2 * _MAX_CURVE:
-                        del curve[:-_MAX_CURVE]  # bounded memory on endless streams
-                    if attrs.pop("_published", False):  # published again when read
-                        attrs.pop("coef_", None)
-                        attrs.pop("intercept_", None)
-                        attrs.pop("t_", None)
-                    attrs["n_iter_"] = 1
-                    return self
         if self._fast_partial_fit(X, y, sample_weight):
             return self
         return self._atomic(self._fit_common, X, y, coef_init=None, intercept_init=None,
@@ -1064,24 +999,9 @@ class SGDRegressor(_BaseSGD):
         scores = X @ self.coef_.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype)[0]
         return self._check_finite_output(X, scores)
 
-    def score(self, X, y, sample_weight=None) -> float:
-        """Coefficient of determination R^2 of ``predict(X)`` against ``y``."""
-        from sklearn.metrics import r2_score
 
-        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
-
-
-class SGDClassifier(_BaseSGD):
-    """Linear classifier (binary, or one-vs-rest multiclass) trained by gradient descent.
-
-    Each binary problem minimises ``mean_i sw_i cw_i L(x_i . w + b, y_i) + alpha R(w)``
-    with ``y_i`` in {-1, +1}.
-    """ + _SHARED_DOC + """
-    class_weight : dict, 'balanced' or None
-        Multiplies the weight of each class's rows (one-vs-rest: of the positive class).
-    n_jobs : int or None
-        Accepted for scikit-learn compatibility; classes are trained in turn.
-    """
+class SGDClassifier(ClassifierMixin, _BaseSGD):
+    """Linear classifier (binary, or one-vs-rest multiclass) trained by gradient descent."""
 
     _allowed_losses = C.CLASSIFICATION_LOSSES
     _estimator_type = "classifier"
@@ -1164,7 +1084,7 @@ class SGDClassifier(_BaseSGD):
         cw = self._expanded_class_weight(classes, y)
         if classes.shape[0] == 2:
             Y = np.empty((y.shape[0], 1))
-            if not (y.dtype.kind in "iu" and classes.dtype.kind in "iu" and encode_binary(
+            if not (y.dtype.kind in "iu" and classes.dtype.kind in "iu" and encode_labels(
                     y, int(classes[0]), int(classes[1]), Y[:, 0])):
                 Y = np.where(y == classes[1], 1.0, -1.0).reshape(-1, 1)
             self._cw_pairs = [(cw[1], cw[0])]
@@ -1280,12 +1200,6 @@ class SGDClassifier(_BaseSGD):
             raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
         return True
 
-    def score(self, X, y, sample_weight=None) -> float:
-        """Mean accuracy of ``predict(X)`` against ``y``."""
-        from sklearn.metrics import accuracy_score
-
-        return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
-
     @property
     def predict_proba(self):
         """Class probabilities, shape (n_samples, n_classes); log_loss and modified_huber only.
@@ -1329,3 +1243,49 @@ class SGDClassifier(_BaseSGD):
         prob = self._predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(prob)
+
+
+SGDRegressor.__doc__ = _docs.class_doc(
+    SGDRegressor,
+    """Linear regression by stochastic, mini-batch or full-batch gradient descent.
+
+Minimises ``(1/n) sum_i sw_i L(x_i . w + b, y_i) + alpha R(w)`` over ``w`` and ``b``,
+one row (``batch_size=1``), a mini-batch or every row per update. The parameter names,
+defaults and per-sample trajectory are scikit-learn's ``SGDRegressor``'s (a drop-in
+replacement); ``optimizer``, ``batch_size`` and the optimizer and schedule
+hyperparameters are fastgd's additions. Every step is also written out in NumPy in
+:mod:`fastgd.reference`.""",
+    C.REGRESSION_LOSSES,
+    examples=_REGRESSOR_EXAMPLE,
+)
+SGDClassifier.__doc__ = _docs.class_doc(
+    SGDClassifier,
+    """Linear classifier (binary, or one-vs-rest multiclass) trained by gradient descent.
+
+Each binary problem minimises ``(1/n) sum_i sw_i cw_i L(x_i . w + b, y_i) + alpha R(w)``
+with ``y_i`` in {-1, +1} (``cw`` the class weights). The parameter names, defaults and
+per-sample trajectory are scikit-learn's ``SGDClassifier``'s; ``optimizer``,
+``batch_size`` and the optimizer and schedule hyperparameters are fastgd's additions.""",
+    C.CLASSIFICATION_LOSSES,
+    extra_attributes="""
+classes_ : ndarray of shape (n_classes,)
+    The class labels.""",
+)
+
+
+def load(path) -> SGDRegressor | SGDClassifier:
+    """Load an estimator saved by ``estimator.save(path)``, ready to continue training.
+
+    The file is read by :func:`fastgd.checkpoint.read` (untrusted input: no code runs)
+    and the estimator rebuilt by its own :meth:`~SGDRegressor.from_training_state`.
+    """
+    state = checkpoint.read(path)
+    classes = {"SGDRegressor": SGDRegressor, "SGDClassifier": SGDClassifier}
+    cls = classes.get(state["estimator"])
+    if cls is None:
+        raise ValueError(f"{path}: unknown estimator {state['estimator']!r}.")
+    try:
+        return cls.from_training_state(state)
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise ValueError(f"{path}: the checkpoint's contents do not fit together ({exc}).") from None
+

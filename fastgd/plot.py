@@ -425,7 +425,7 @@ def learning_rate_schedules(
     -------
     matplotlib.figure.Figure
     """
-    from . import _codes as C
+    from . import _layout as C
     from ._kernels import learning_rate
 
     if not schedules:

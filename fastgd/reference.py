@@ -5,6 +5,8 @@ implementation (a GPU kernel, a port, a new optimizer) against steps whose every
 formula is written out here:
 
 >>> import numpy as np
+
+from . import options
 >>> from fastgd import reference
 >>> X = np.array([[1.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
 >>> y = X @ np.array([1.5, 1.5]) + 0.1
@@ -41,55 +43,46 @@ Optimizers and schedules
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import fields, make_dataclass
 
 import numpy as np
 
+from . import options
+
 MAX_DLOSS = 1e12
 
-# Rows of ``state`` and slots of ``counters`` -- the same layout as fastgd._codes.
+# Rows of ``state`` and slots of ``counters`` -- the same layout as fastgd._layout.
 ST_M1, ST_M2, ST_M3, ST_AVG, ST_Q = 0, 1, 2, 3, 4
 N_ST = 5
 SC_T, SC_U, SC_ETA = 0, 1, 2
 
 
-@dataclass
-class Config:
-    """Every option and hyperparameter of one run (names as in the estimators).
+def _config_default(h: options.Hyper):
+    value = h.fallback if h.default is None else h.default
+    if h.kind == "bool":
+        return bool(value)
+    if h.kind == "int":
+        return int(value)
+    return float(value)
 
-    ``batch_size`` is a row count; use ``len(order)`` for full batch.
-    ``average`` is the first update number entering the running average (0: off).
-    ``optimal_init`` is the offset of the 'optimal' schedule (see :func:`optimal_init`).
-    """
 
-    loss: str = "squared_error"
-    penalty: str | None = "l2"
-    optimizer: str = "sgd"
-    learning_rate: str = "invscaling"
-    batch_size: int = 1
-    fit_intercept: bool = True
-    average: int = 0
-    eta0: float = 0.01
-    alpha: float = 1e-4
-    l1_ratio: float = 0.15
-    epsilon: float = 0.1
-    power_t: float = 0.25
-    optimal_init: float = 1.0
-    t0: float = 1.0
-    gamma: float = 0.1
-    step_size: int = 1000
-    T_max: int = 1000
-    eta_min: float = 0.0
-    momentum: float = 0.9
-    dampening: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    weight_decay: float = 0.01
-    lr_decay: float = 0.0
-    rho: float = 0.99
-    amsgrad: bool = False
-    centered: bool = False
+#: every option and hyperparameter of one run, names as in the estimators; the fields
+#: and defaults come from the registry (fastgd.options), so a new hyperparameter is here
+#: as soon as it has a row there
+Config = make_dataclass(
+    "Config",
+    [("loss", str, "squared_error"), ("penalty", "str | None", "l2"), ("optimizer", str, "sgd"),
+     ("learning_rate", str, "invscaling"), ("batch_size", int, 1)]
+    + [(h.name, {"real": float, "int": int, "bool": bool}[h.kind], _config_default(h))
+       for h in options.HYPERS],
+    namespace={"__module__": __name__},
+)
+Config.__doc__ = """Every option and hyperparameter of one run (names as in the estimators).
+
+``batch_size`` is a row count; use ``len(order)`` for full batch. ``average`` is the first
+update number entering the running average (0: off). ``optimal_init`` is the offset of the
+'optimal' schedule (see :func:`optimal_init`). Fields and defaults (from
+:mod:`fastgd.options`): """ + ", ".join(f"``{f.name}={f.default!r}``" for f in fields(Config))
 
 
 def init_state(n_features: int) -> np.ndarray:
@@ -280,6 +273,8 @@ def optimizer_step(cfg: Config, params: np.ndarray, g: np.ndarray, state: np.nda
     - adam: ``m <- m + (1 - beta1)(g - m)``, ``v <- beta2 v + (1 - beta2) g^2``,
       amsgrad ``vmax <- max(vmax, v)``; ``w <- w - eta / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)``
     - adamw: ``w <- w (1 - eta weight_decay)`` (coefficients) then adam
+    - adamax: ``m <- m + (1 - beta1)(g - m)``, ``u <- max(beta2 u, |g| + eps)``,
+      ``w <- w - eta / (1 - beta1^t) m / u`` (torch.optim.Adamax)
 
     After a non-SGD step, L1 soft-thresholds: ``w <- sign(w) max(|w| - eta l1c, 0)``.
     The intercept is updated only when ``fit_intercept``.
@@ -332,6 +327,10 @@ def optimizer_step(cfg: Config, params: np.ndarray, g: np.ndarray, state: np.nda
                 v = m3[j]
             denom = math.sqrt(v) / math.sqrt(1.0 - cfg.beta2**t) + cfg.eps
             params[j] -= eta / (1.0 - cfg.beta1**t) * (m1[j] / denom)
+        elif cfg.optimizer == "adamax":  # torch.optim.Adamax: the infinity norm u in m2
+            m1[j] += (1.0 - cfg.beta1) * (gj - m1[j])
+            m2[j] = max(cfg.beta2 * m2[j], abs(gj) + cfg.eps)
+            params[j] -= eta / (1.0 - cfg.beta1**t) * (m1[j] / m2[j])
         else:
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
     if l1c != 0.0:

@@ -21,9 +21,9 @@ _SCRIPT = r"""
 import json
 import numpy as np
 from numba.core.runtime import rtsys
-from fastgd import _codes as C, _grid
+from fastgd import _layout as C, _grid
 from fastgd._driver import LinearState
-from fastgd._kernels import run_epoch, run_epoch_guarded
+from fastgd._driver import epoch_path, guarded_kernel, run_epoch, Problem, _GUARDED
 
 def allocations(cfg, n, dtype, shuffled, guarded):
     X, y, sw = _grid.make_data(cfg.loss, n=n, d=12)
@@ -35,12 +35,13 @@ def allocations(cfg, n, dtype, shuffled, guarded):
     spec = loss | penalty << 4 | optimizer << 8 | schedule << 12 | (0 if batch == n else batch) << 16
     before = rtsys.get_allocation_stats().alloc
     if guarded:
-        run_epoch_guarded(X, y, sw, order, n, lin.arena, hp, spec)
+        kernel = _GUARDED[epoch_path(optimizer, penalty, batch, hp[C.HP_AVERAGE])]
+        kernel(X, y, sw, order, n, lin.arena, hp, spec)
     else:
         run_epoch(X, y, sw, order, *arrays, hp, loss, penalty, optimizer, schedule, batch)
     return rtsys.get_allocation_stats().alloc - before
 
-run_epoch_guarded(np.ones((2, 12)), np.ones(2), np.ones(2), np.arange(2), 2,
+_GUARDED["plain"](np.ones((2, 12)), np.ones(2), np.ones(2), np.arange(2), 2,
                   np.zeros(C.arena_size(12)), np.zeros(C.N_HP), 1 << 16)  # starts numba's runtime
 growing = []
 for name, cfg in _grid.configurations(batch_sizes=(1, 4, None), losses=("squared_error", "hinge")):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import shutil
 
-from fastgd._kernels import _cache, run_epoch
-from fastgd._kernels.carry import carry_weights
+from fastgd._kernels import _cache, fill_rates, sgd_plain_epoch
 
 
 def test_digest_changes_with_any_kernel_source(tmp_path):
     src = tmp_path / "kernels"
     shutil.copytree(_cache.KERNEL_DIR, src, ignore=shutil.ignore_patterns("__pycache__"))
-    codes = tmp_path / "_codes.py"
-    shutil.copy(_cache.KERNEL_DIR.parent / "_codes.py", codes)
+    codes = tmp_path / "options.py"
+    shutil.copy(_cache.KERNEL_DIR.parent / "options.py", codes)
     before = _cache.sources_digest(src, (codes,))
     assert before == _cache.sources_digest(src, (codes,))
     for path in (src / "leaves.py", codes):  # a helper file, then the option codes
@@ -28,7 +27,7 @@ def test_kernels_use_the_all_sources_locator():
 
     locator_cls = getattr(CacheImpl, "_fastgd_locator", None)
     assert locator_cls is not None
-    for dispatcher in (run_epoch, carry_weights):
+    for dispatcher in (sgd_plain_epoch, fill_rates):
         locator = dispatcher._cache._impl._locator
         assert isinstance(locator, locator_cls)
         own, digest = locator.get_source_stamp()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fastgd import SGDRegressor, _grid
-from fastgd import _codes as C
+from fastgd import _layout as C
 
 OPTIMIZERS = list(_grid.OPTIMIZER_VARIANTS)
 
@@ -84,7 +84,7 @@ def test_nonfinite_row_stops_both_at_same_position():
     X = X.copy()
     X[7, 1] = np.nan
     from fastgd import reference
-    from fastgd._kernels import run_epoch
+    from fastgd._driver import run_epoch
 
     loss, penalty, opt, sched, batch, hp = _grid.kernel_args(cfg, len(y))
     order = np.arange(len(y), dtype=np.int64)
@@ -100,47 +100,58 @@ _COMPILE_SCRIPT = r"""
 import json, warnings
 import numpy as np
 from fastgd import _grid, SGDRegressor, SGDClassifier
-from fastgd._kernels import run_epoch, run_epoch_guarded, batch_epoch, sgd_epoch_per_sample
-from fastgd._kernels.carry import carry_weights
-from fastgd._kernels.targets import all_finite
+from fastgd import _kernels as K
+from fastgd._kernels.targets import all_finite, encode_binary
 warnings.simplefilter("ignore")
 for name, cfg in _grid.configurations(batch_sizes=(1, 4, None)):
     X, y, sw = _grid.make_data(cfg.loss, n=12)
     for dtype in (np.float64, np.float32):
-        _grid.compare(cfg, X, y, sw, epochs=1, X_kernel=X.astype(dtype))
+        Xk = X.astype(dtype)
+        _grid.compare(cfg, X, y, sw, epochs=1, X_kernel=Xk)
+        Xk.flags.writeable = False  # a memmap opened read-only: the same signature
+        _grid.compare(cfg, X, y, sw, epochs=1, X_kernel=Xk)
 rng = np.random.default_rng(0)
 X = rng.normal(size=(40, 3))
 for dtype in (np.float64, np.float32, np.int64):
-    Xd = (X * 10).astype(dtype)
-    SGDRegressor(max_iter=3, batch_size=4, optimizer="adam").fit(Xd, X[:, 0])
-    SGDClassifier(max_iter=3, average=True).fit(Xd, X[:, 0] > 0, sample_weight=np.ones(40))
-    clf = SGDClassifier(max_iter=3).partial_fit(Xd, np.arange(40) % 3, classes=[0, 1, 2])
-    clf.partial_fit(Xd, np.arange(40) % 3)  # the streaming fast path (float X only)
-    big = rng.normal(size=(3000, 3))  # enough rows for the compiled shuffle
-    SGDRegressor(max_iter=2, tol=None, random_state=0).fit(big.astype(dtype),
-                                                           np.ascontiguousarray(big[:, 0]))
-from fastgd._kernels import pcg64_shuffle
-kernels = (run_epoch, run_epoch_guarded, batch_epoch, sgd_epoch_per_sample, carry_weights,
-           all_finite, pcg64_shuffle)
+    for writeable in (True, False):
+        Xd = (X * 10).astype(dtype)
+        Xd.flags.writeable = writeable
+        SGDRegressor(max_iter=3, batch_size=4, optimizer="adam").fit(Xd, X[:, 0])
+        SGDClassifier(max_iter=3, average=True).fit(Xd, X[:, 0] > 0, sample_weight=np.ones(40))
+        for labels in (np.int64, np.int32, np.int8, np.uint8):
+            yl = (np.arange(40) % 3).astype(labels)
+            clf = SGDClassifier(max_iter=3).partial_fit(Xd, yl, classes=[0, 1, 2])
+            clf.partial_fit(Xd, yl)  # the streaming fast path (float X only)
+            clf2 = SGDClassifier(max_iter=3).partial_fit(Xd, yl % 2, classes=[0, 1])
+            clf2.partial_fit(Xd, yl % 2)
+            reg = SGDRegressor(max_iter=3).partial_fit(Xd, X[:, 0])
+            reg.partial_fit(Xd, X[:, 0])
+        big = rng.normal(size=(3000, 3))  # enough rows for the compiled shuffle
+        SGDRegressor(max_iter=2, tol=None, random_state=0).fit(big.astype(dtype),
+                                                               np.ascontiguousarray(big[:, 0]))
+        SGDRegressor(max_iter=2, tol=None, random_state=0, penalty="l1").fit(
+            big.astype(dtype), np.ascontiguousarray(big[:, 0]))
+kernels = (K.sgd_plain_epoch, K.sgd_general_epoch, K.batch_epoch, K.guarded_plain,
+           K.guarded_general, K.guarded_batch, all_finite, encode_binary, K.pcg64_shuffle)
 print(json.dumps({f.__name__: len(f.signatures) for f in kernels}))
 """
 
 
 def test_one_compiled_signature_per_dtype():
-    """The whole grid, both dtypes and the estimators compile each epoch kernel once per dtype."""
+    """The whole grid, both dtypes, writable and read-only X, every label dtype and the
+    estimators compile each entry point once per X dtype."""
     out = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT], capture_output=True,
                          text=True, check=True, timeout=900)
     counts = json.loads(out.stdout.strip().splitlines()[-1])
-    # Python reaches the epoch loops only through run_epoch and run_epoch_guarded
-    # (partial_fit's hot path): one signature per X dtype each. The loops they call
-    # are compiled once per dtype when the numba cache is cold and not at all when it
-    # is warm (the callers come from the cache); carry_weights works on float64
-    # vectors only; carry_step and batch_dot are intrinsics (no dispatcher);
-    # all_finite checks contiguous float64 targets (strided ones go to NumPy).
-    assert counts["run_epoch"] == 2 and counts["run_epoch_guarded"] == 2, counts
-    most = {"batch_epoch": 2, "sgd_epoch_per_sample": 2, "carry_weights": 1, "all_finite": 1}
-    assert all(counts[name] <= n for name, n in most.items()), counts
-    assert counts["all_finite"] == 1, counts
+    # Python reaches the epoch loops only through fastgd._driver (run_epoch and the
+    # guarded kernels of partial_fit's hot path): at most one signature per X dtype
+    # (float32, float64), read-only or not; none at all for a path the cache serves.
+    for name in ("sgd_plain_epoch", "sgd_general_epoch", "batch_epoch", "guarded_plain",
+                 "guarded_general", "guarded_batch"):
+        assert counts[name] <= 2, counts
+    assert counts["sgd_plain_epoch"] >= 1 and counts["batch_epoch"] >= 1, counts
+    # contiguous writable float64 targets only (others go to NumPy); int64 labels only
+    assert counts["all_finite"] <= 1 and counts["encode_binary"] <= 1, counts
     assert counts["pcg64_shuffle"] == 1, counts  # int64 orders only
 
 
@@ -238,7 +249,7 @@ def test_late_epoch_equals_reference():
     cfg.learning_rate, cfg.power_t, cfg.eta0 = "invscaling", 0.25, 0.05
     X, y, sw = _grid.make_data("squared_error", n=300)
     from fastgd import reference
-    from fastgd._kernels import run_epoch
+    from fastgd._driver import run_epoch
 
     loss, penalty, opt, sched, batch, hp = _grid.kernel_args(cfg, len(y))
     d = X.shape[1]
@@ -255,8 +266,8 @@ def test_late_epoch_equals_reference():
 def test_shuffled_epoch_equals_prepermuted_data_bitwise(penalty):
     """A shuffled order (rows gathered into a buffer) gives the same bits as the same rows
     stored in that order and read in place, across several gather blocks."""
-    from fastgd._kernels import run_epoch
-    from fastgd._kernels.epoch import GATHER_BLOCK
+    from fastgd._driver import run_epoch
+    from fastgd._kernels.sgd import GATHER_BLOCK
 
     rng = np.random.default_rng(5)
     n, d = 3 * GATHER_BLOCK + 17, 11
@@ -279,7 +290,7 @@ def test_shuffled_epoch_equals_prepermuted_data_bitwise(penalty):
 
 
 def _carry_epoch(X, y, order, params, state, counters, penalty=C.PENALTY_L2):
-    from fastgd._kernels import run_epoch
+    from fastgd._driver import run_epoch
 
     hp = np.zeros(C.N_HP)
     hp[C.HP_ETA0], hp[C.HP_ALPHA], hp[C.HP_FIT_INTERCEPT] = 0.01, 1e-3, 1.0
@@ -387,8 +398,7 @@ def test_empty_weights_are_unit_weights():
     """``sw`` empty (what the driver passes without sample weights) trains bit for bit as
     ``np.ones(n)`` on every path: carried dot, L1 / averaging (rows in place and
     gathered), mini-batch and full batch, sequential and shuffled."""
-    from fastgd._driver import LinearState
-    from fastgd._kernels import run_epoch
+    from fastgd._driver import LinearState, run_epoch
 
     n, d = 40, 12  # d * 8 bytes >= 256: the sequential path prefetches rows too
     for _, cfg in _grid.configurations(batch_sizes=(1, 4, None),

@@ -226,6 +226,15 @@ def test_corrupted_or_foreign_checkpoint_is_refused(tmp_path):
         SGDRegressor().save(tmp_path / "x.npz")
 
 
+def _patch_guarded(monkeypatch, model, wrap):
+    """Wrap every guarded kernel (partial_fit's hot path) for this test; re-arm ``model``."""
+    from fastgd import _driver
+
+    for path, kernel in list(_driver._GUARDED.items()):
+        monkeypatch.setitem(_driver._GUARDED, path, wrap(kernel))
+    model.__dict__.pop("_hot", None)
+
+
 def test_keyboard_interrupt_during_fit_keeps_last_completed_epoch(monkeypatch, tmp_path):
     X, y = _data()
     from fastgd import _driver
@@ -266,7 +275,7 @@ def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatc
     params = model._lins[0].params.copy()
     state = model._lins[0].state.copy()
     n_curve = len(model._lins[0].loss_curve)
-    from fastgd import _driver, estimators
+    from fastgd import _driver
 
     def wrap(real):
         def interrupted(*args):
@@ -276,7 +285,7 @@ def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatc
         return interrupted
 
     monkeypatch.setattr(_driver, "run_epoch", wrap(_driver.run_epoch))  # general path
-    monkeypatch.setattr(estimators, "run_epoch_guarded", wrap(estimators.run_epoch_guarded))
+    _patch_guarded(monkeypatch, model, wrap)
     with pytest.raises(KeyboardInterrupt):
         model.partial_fit(X[110:200], y[110:200])
     with pytest.raises(KeyboardInterrupt):
@@ -408,7 +417,6 @@ def test_pickle_after_hot_path_continues_identically():
 def test_interrupt_between_one_vs_rest_models_undoes_the_whole_call(monkeypatch):
     """Ctrl-C after the second of three one-vs-rest kernels of a hot-path call restores
     every model, its loss curve and the shuffling stream; the call can then be repeated."""
-    from fastgd import estimators
 
     X, y = _data()
     labels = np.digitize(y, [-0.5, 0.5])
@@ -418,17 +426,18 @@ def test_interrupt_between_one_vs_rest_models_undoes_the_whole_call(monkeypatch)
     before = [(lin.params.copy(), lin.state.copy(), lin.counters.copy(), len(lin.loss_curve))
               for lin in model._lins]
     rng_before = model._rng_state.bit_generator.state
-    real = estimators.run_epoch_guarded
     calls = []
 
-    def interrupted(*args):
-        result = real(*args)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return result
+    def wrap(real):
+        def interrupted(*args):
+            result = real(*args)
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return result
+        return interrupted
 
-    monkeypatch.setattr(estimators, "run_epoch_guarded", interrupted)
+    _patch_guarded(monkeypatch, model, wrap)
     with pytest.raises(KeyboardInterrupt):
         model.partial_fit(X[160:], labels[160:])
     monkeypatch.undo()

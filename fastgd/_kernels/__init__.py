@@ -1,21 +1,39 @@
-"""Every @njit function of fastgd, and nothing else (see ``_jit`` for the policy)."""
+"""Every @njit function of fastgd, and nothing else (see ``_jit`` for the policy).
 
-from .epoch import batch_epoch, optimizer_step, run_epoch, run_epoch_guarded, sgd_epoch_per_sample
+One compiled entry point per path, each compiled only when first used:
+
+* :func:`sgd_plain_epoch` -- per-sample plain SGD without L1 or averaging (carried dot)
+* :func:`sgd_general_epoch` -- per-sample plain SGD with L1 / elastic net / averaging
+* :func:`batch_epoch` -- mini- and full-batch with any optimizer
+* ``guarded_plain`` / ``guarded_general`` / ``guarded_batch`` -- the same three for
+  ``partial_fit``'s hot path (snapshot, epoch and check in one call)
+
+The Python driver (``fastgd._driver``) picks the path; future paths (CSR input,
+parallel variants) are siblings of these, not branches inside them.
+"""
+
+from .batch import batch_epoch, optimizer_step
+from .guarded import guarded_batch, guarded_general, guarded_plain
 from .leaves import dot_row, norms
-from .scalar import learning_rate, loss_dloss, loss_value, optimal_init
+from .scalar import fill_rates, learning_rate, loss_dloss, loss_grad, loss_value, optimal_init
+from .sgd import sgd_general_epoch, sgd_plain_epoch
 from .shuffle import pcg64_shuffle
 
 __all__ = [
     "batch_epoch",
     "dot_row",
-    "norms",
+    "fill_rates",
+    "guarded_batch",
+    "guarded_general",
+    "guarded_plain",
     "learning_rate",
     "loss_dloss",
+    "loss_grad",
     "loss_value",
+    "norms",
     "optimal_init",
     "optimizer_step",
     "pcg64_shuffle",
-    "run_epoch",
-    "run_epoch_guarded",
-    "sgd_epoch_per_sample",
+    "sgd_general_epoch",
+    "sgd_plain_epoch",
 ]

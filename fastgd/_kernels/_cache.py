@@ -2,7 +2,7 @@
 
 numba stamps a cached function with a hash of *its own* source file only. The
 epoch loops inline helpers from other files (``leaves``, ``scalar``, ``carry``,
-``prefetch``) and constants from ``fastgd._codes``, so editing one of those --
+``prefetch``) and constants from ``fastgd._layout`` (generated from ``fastgd.options``), so editing one of those --
 or checking out another version in which only they differ -- left the old
 machine code in the cache, silently. :class:`KernelCacheLocator` wraps the
 locator numba would pick for a file of ``fastgd/_kernels`` (so ``NUMBA_CACHE_DIR``
@@ -21,7 +21,7 @@ import hashlib
 from pathlib import Path
 
 KERNEL_DIR = Path(__file__).resolve().parent
-_EXTRA_SOURCES = (KERNEL_DIR.parent / "_codes.py",)
+_EXTRA_SOURCES = (KERNEL_DIR.parent / "_layout.py", KERNEL_DIR.parent / "options.py")
 
 
 def sources_digest(directory: Path = KERNEL_DIR, extra=_EXTRA_SOURCES) -> bytes:

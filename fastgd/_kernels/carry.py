@@ -45,11 +45,11 @@ order is sequential), so chunking a stream changes no bit.
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import njit, types
+from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._jit import _POLICY, FASTMATH
+from ._jit import leaf
 
 _REASSOC = ("reassoc", "contract")  # the reduction instructions of the loops below
 _CONTRACT = ("contract",)  # everything else: fused multiply-add only, as FASTMATH
@@ -137,7 +137,7 @@ def carry_step(typingctx, wp, xp, xq, src, r, sp, up):
     return sig, codegen
 
 
-@njit(fastmath=set(FASTMATH), **_POLICY)
+@leaf
 def carry_weights(wp, xp, sp, up, out):
     """``out[j] = sp * wp[j] + up * xp[j]`` for ``j < len(out)``: the published weights."""
     for j in range(out.shape[0]):
@@ -173,3 +173,33 @@ def batch_dot(typingctx, X, r, w):
         return builder.load(acc)
 
     return sig, codegen
+
+
+# ----------------------------------------------------------- NUMBA_DISABLE_JIT=1
+def _carry_step_python(wp, xp, xq, src, r, sp, up):
+    """:func:`carry_step` in plain Python (same steps, summed in index order)."""
+    cdot = gdot = norm = 0.0
+    for j in range(src.shape[1]):
+        w = wp[j]
+        xo = xp[j]
+        x = float(src[r, j])
+        cdot += w * x
+        gdot += xo * x
+        wn = sp * w + up * xo
+        norm += wn * wn
+        wp[j] = wn
+        xq[j] = x
+    return cdot, gdot, norm
+
+
+def _batch_dot_python(X, r, w):
+    """:func:`batch_dot` in plain Python."""
+    total = 0.0
+    for j in range(X.shape[1]):
+        total += w[j] * float(X[r, j])
+    return total
+
+
+if config.DISABLE_JIT:  # the kernels run as Python: the intrinsics get plain twins
+    carry_step = _carry_step_python  # noqa: F811
+    batch_dot = _batch_dot_python  # noqa: F811

@@ -54,49 +54,6 @@ def axpy_row(g, X, r, a):
 
 
 @leaf
-def update_dot(w, X, r, rn, scale, upd):
-    """``w <- scale * w + upd * X[r]`` in place, then return ``X[rn] . w``.
-
-    One pass over the features does the update of this sample and the dot
-    product of the next one, so ``w`` is read and written once per sample.
-    """
-    d = w.shape[0]
-    d8 = d - d % 8
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    for j in range(0, d8, 8):
-        w0 = scale * w[j] + upd * X[r, j]
-        w1 = scale * w[j + 1] + upd * X[r, j + 1]
-        w2 = scale * w[j + 2] + upd * X[r, j + 2]
-        w3 = scale * w[j + 3] + upd * X[r, j + 3]
-        w4 = scale * w[j + 4] + upd * X[r, j + 4]
-        w5 = scale * w[j + 5] + upd * X[r, j + 5]
-        w6 = scale * w[j + 6] + upd * X[r, j + 6]
-        w7 = scale * w[j + 7] + upd * X[r, j + 7]
-        w[j] = w0
-        w[j + 1] = w1
-        w[j + 2] = w2
-        w[j + 3] = w3
-        w[j + 4] = w4
-        w[j + 5] = w5
-        w[j + 6] = w6
-        w[j + 7] = w7
-        a0 += w0 * X[rn, j]
-        a1 += w1 * X[rn, j + 1]
-        a2 += w2 * X[rn, j + 2]
-        a3 += w3 * X[rn, j + 3]
-        a4 += w4 * X[rn, j + 4]
-        a5 += w5 * X[rn, j + 5]
-        a6 += w6 * X[rn, j + 6]
-        a7 += w7 * X[rn, j + 7]
-    tail = 0.0
-    for j in range(d8, d):
-        wj = scale * w[j] + upd * X[r, j]
-        w[j] = wj
-        tail += wj * X[rn, j]
-    return combine8(a0, a1, a2, a3, a4, a5, a6, a7, tail)
-
-
-@leaf
 def norms(w):
     """Return ``(||w||^2, ||w||_1)`` (lane order)."""
     d = w.shape[0]
@@ -131,7 +88,8 @@ def norms(w):
 
 @leaf
 def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw, lanes):
-    """:func:`update_dot` plus Tsuruoka's cumulative L1 step and the running average.
+    """``w <- scale * w + upd * X[r]`` with Tsuruoka's cumulative L1 step and the running average,
+    fused with the next row's dot product (``w`` is read and written once per row).
 
     For each coefficient ``j``, in this order::
 
@@ -180,54 +138,3 @@ def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw, lanes):
     return (combine8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], t0),
             combine8(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], t2),
             combine8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], t1))
-
-
-@leaf
-def update_dot_sq(w, X, r, rn, scale, upd):
-    """:func:`update_dot` that also returns ``||w||^2`` of the new ``w``: ``(X[rn] . w, ||w||^2)``."""
-    d = w.shape[0]
-    d8 = d - d % 8
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    for j in range(0, d8, 8):
-        w0 = scale * w[j] + upd * X[r, j]
-        w1 = scale * w[j + 1] + upd * X[r, j + 1]
-        w2 = scale * w[j + 2] + upd * X[r, j + 2]
-        w3 = scale * w[j + 3] + upd * X[r, j + 3]
-        w4 = scale * w[j + 4] + upd * X[r, j + 4]
-        w5 = scale * w[j + 5] + upd * X[r, j + 5]
-        w6 = scale * w[j + 6] + upd * X[r, j + 6]
-        w7 = scale * w[j + 7] + upd * X[r, j + 7]
-        w[j] = w0
-        w[j + 1] = w1
-        w[j + 2] = w2
-        w[j + 3] = w3
-        w[j + 4] = w4
-        w[j + 5] = w5
-        w[j + 6] = w6
-        w[j + 7] = w7
-        a0 += w0 * X[rn, j]
-        a1 += w1 * X[rn, j + 1]
-        a2 += w2 * X[rn, j + 2]
-        a3 += w3 * X[rn, j + 3]
-        a4 += w4 * X[rn, j + 4]
-        a5 += w5 * X[rn, j + 5]
-        a6 += w6 * X[rn, j + 6]
-        a7 += w7 * X[rn, j + 7]
-        s0 += w0 * w0
-        s1 += w1 * w1
-        s2 += w2 * w2
-        s3 += w3 * w3
-        s4 += w4 * w4
-        s5 += w5 * w5
-        s6 += w6 * w6
-        s7 += w7 * w7
-    tail = 0.0
-    tail2 = 0.0
-    for j in range(d8, d):
-        wj = scale * w[j] + upd * X[r, j]
-        w[j] = wj
-        tail += wj * X[rn, j]
-        tail2 += wj * wj
-    return (combine8(a0, a1, a2, a3, a4, a5, a6, a7, tail),
-            combine8(s0, s1, s2, s3, s4, s5, s6, s7, tail2))

@@ -33,7 +33,7 @@ start 56 bytes into a line and span three).
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import types
+from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -159,3 +159,31 @@ def prefetch_ahead(X):
     ``[AHEAD_MIN, AHEAD_MAX]`` (8 rows at d = 100 float64, 32 at d = 10)."""
     row_bytes = max(1, X.shape[1] * X.itemsize)
     return min(AHEAD_MAX, max(AHEAD_MIN, AHEAD_BYTES // row_bytes))
+
+
+# ----------------------------------------------------------- NUMBA_DISABLE_JIT=1
+def _prefetch_sample_python(X, y, sw, r):
+    """A prefetch is only a hint: nothing to do in Python."""
+
+
+def _row_span_python(X, r):
+    """:func:`row_span` from the array's address and strides."""
+    if X.ndim != 2 or not X.flags.c_contiguous:
+        raise TypeError(f"row_span: X must be a C-contiguous 2-D array, got {X.dtype}{X.shape}")
+    lo = X.ctypes.data + int(r) * X.strides[0]
+    ncols = X.shape[1]
+    if ncols == 0:
+        return lo & ~(LINE - 1), 0
+    last = lo + ncols * X.itemsize - 1
+    line0 = lo & ~(LINE - 1)
+    return line0, ((last & ~(LINE - 1)) - line0) // LINE + 1
+
+
+def _prefetch_item_python(a, i):
+    """Nothing to do in Python."""
+
+
+if config.DISABLE_JIT:  # the kernels run as Python: the intrinsics get plain twins
+    prefetch_sample = _prefetch_sample_python  # noqa: F811
+    row_span = _row_span_python  # noqa: F811
+    _prefetch_item = _prefetch_item_python  # noqa: F811

@@ -1,24 +1,30 @@
-"""Per-sample losses, their derivatives and the learning-rate schedules.
+"""Per-sample losses and the learning-rate schedules.
 
-Every function takes the option as an ``int64`` code (``fastgd._codes``) and
-returns a float64; they are inlined into the epoch loops. The formulas are
-scikit-learn's (losses, 'optimal', 'invscaling', 'adaptive') and torch's
-schedulers (step, exponential, cosine) written as functions of the update
-number ``t >= 1`` (``k = t - 1`` updates have already been made).
+Options arrive as ``int64`` codes (``fastgd._layout``). Every dispatch over a code
+ends in an explicit failure (``ValueError``) for an unknown code. The formulas are
+scikit-learn's (losses, 'optimal', 'invscaling', 'adaptive') and torch's schedulers
+(step, exponential, cosine) written as functions of the update number ``t >= 1``
+(``k = t - 1`` updates have already been made).
+
+What is inlined, by measurement (cold compile against run time, 2-core AMD EPYC):
+numba's IR inlining (``inline='always'``) deep-copies the callee's IR at every call
+site, and it was most of the cold compile (10 s for the per-sample kernel). So only
+:func:`loss_grad` (one call per row, one call site per path) and the one-line rate
+formulas are leaves; :func:`learning_rate` and :func:`fill_rates` are compiled once
+and called (once per batch, once per ``RATE_BLOCK`` rows).
 """
 
 from __future__ import annotations
 
 import math
 
-from .. import _codes as C
-from ._jit import kernel as compiled
-from ._jit import leaf as kernel
+from .. import _layout as C
+from ._jit import kernel, leaf
 
 MAX_DLOSS = 1e12  # scikit-learn clips dloss to +-1e12 for numerical stability
 
 
-@kernel
+@leaf
 def log1pexp(x):
     """``log(1 + exp(x))`` without overflow (scikit-learn's piecewise form)."""
     if x <= -37.0:
@@ -32,65 +38,35 @@ def log1pexp(x):
     return x
 
 
-@kernel
-def loss_value(loss, p, y, epsilon):
-    """Loss ``L(p, y)`` for prediction ``p`` and target ``y`` (+-1 for classifiers).
+@leaf
+def loss_grad(loss, p, y, epsilon):
+    """``(L(p, y), dL/dp)`` for prediction ``p`` and target ``y`` (+-1 for classifiers).
 
-    squared_error  0.5 (p - y)^2
-    huber          0.5 r^2 if |r| <= eps else eps (|r| - eps / 2), r = y - p
-    eps-insens.    max(0, |y - p| - eps);  squared: max(0, |y - p| - eps)^2
-    log_loss       log(1 + exp(p)) - y01 p, y01 = (y + 1) / 2  (= log(1 + exp(-p y)));
-                   derivative expit(p) - y01, both as scikit-learn's HalfBinomialLoss
-    hinge          max(0, 1 - z);  perceptron: max(0, -z)
-    squared_hinge  max(0, 1 - z)^2
-    modified_huber 0 if z >= 1, (1 - z)^2 if z >= -1, else -4 z
+    The derivative is clipped to ``+-1e12`` (scikit-learn's ``MAX_DLOSS``)::
+
+        squared_error   0.5 (p - y)^2                       p - y
+        huber           0.5 r^2 if |r| <= eps else eps (|r| - eps/2),  r = y - p
+        eps-insensitive max(0, |y - p| - eps);  squared: max(0, |y - p| - eps)^2
+        log_loss        log(1 + exp(p)) - y01 p  (= log(1 + exp(-y p)))   expit(p) - y01
+        hinge           max(0, 1 - z);  perceptron: max(0, -z)          (z = p y)
+        squared_hinge   max(0, 1 - z)^2
+        modified_huber  0 if z >= 1, (1 - z)^2 if z >= -1, else -4 z
     """
     if loss == C.LOSS_SQUARED_ERROR:
-        return 0.5 * (p - y) * (p - y)
-    if loss == C.LOSS_HUBER:
-        a = abs(y - p)
-        if a <= epsilon:
-            return 0.5 * a * a
-        return epsilon * (a - 0.5 * epsilon)
-    if loss == C.LOSS_EPSILON_INSENSITIVE:
-        ret = abs(y - p) - epsilon
-        return ret if ret > 0.0 else 0.0
-    if loss == C.LOSS_SQUARED_EPSILON_INSENSITIVE:
-        ret = abs(y - p) - epsilon
-        return ret * ret if ret > 0.0 else 0.0
-    if loss == C.LOSS_LOG_LOSS:
-        y01 = 1.0 if y > 0.0 else 0.0
-        return log1pexp(p) - y01 * p
-    z = p * y
-    if loss == C.LOSS_HINGE:
-        return 1.0 - z if z <= 1.0 else 0.0
-    if loss == C.LOSS_PERCEPTRON:
-        return -z if z <= 0.0 else 0.0
-    if loss == C.LOSS_SQUARED_HINGE:
-        m = 1.0 - z
-        return m * m if m > 0.0 else 0.0
-    # modified_huber
-    if z >= 1.0:
-        return 0.0
-    if z >= -1.0:
-        return (1.0 - z) * (1.0 - z)
-    return -4.0 * z
-
-
-@kernel
-def loss_dloss(loss, p, y, epsilon):
-    """Derivative ``dL/dp`` of :func:`loss_value`, clipped to ``+-1e12``."""
-    if loss == C.LOSS_SQUARED_ERROR:
+        value = 0.5 * (p - y) * (p - y)
         g = p - y
     elif loss == C.LOSS_HUBER:
         r = p - y
-        if abs(r) <= epsilon:
+        a = abs(r)
+        if a <= epsilon:
+            value = 0.5 * a * a
             g = r
-        elif r > 0.0:
-            g = epsilon
         else:
-            g = -epsilon
+            value = epsilon * (a - 0.5 * epsilon)
+            g = epsilon if r > 0.0 else -epsilon
     elif loss == C.LOSS_EPSILON_INSENSITIVE:
+        e = abs(y - p) - epsilon
+        value = e if e > 0.0 else 0.0
         if y - p > epsilon:
             g = -1.0
         elif p - y > epsilon:
@@ -98,6 +74,8 @@ def loss_dloss(loss, p, y, epsilon):
         else:
             g = 0.0
     elif loss == C.LOSS_SQUARED_EPSILON_INSENSITIVE:
+        e = abs(y - p) - epsilon
+        value = e * e if e > 0.0 else 0.0
         z = y - p
         if z > epsilon:
             g = -2.0 * (z - epsilon)
@@ -105,34 +83,100 @@ def loss_dloss(loss, p, y, epsilon):
             g = 2.0 * (-z - epsilon)
         else:
             g = 0.0
-    else:
+    elif loss == C.LOSS_LOG_LOSS:
+        y01 = 1.0 if y > 0.0 else 0.0
+        value = log1pexp(p) - y01 * p
+        if p > -37.0:
+            e = math.exp(-p)
+            g = ((1.0 - y01) - y01 * e) / (1.0 + e)
+        else:
+            g = math.exp(p) - y01
+    elif loss == C.LOSS_HINGE:
         z = p * y
-        if loss == C.LOSS_LOG_LOSS:
-            y01 = 1.0 if y > 0.0 else 0.0
-            if p > -37.0:
-                e = math.exp(-p)
-                g = ((1.0 - y01) - y01 * e) / (1.0 + e)
-            else:
-                g = math.exp(p) - y01
-        elif loss == C.LOSS_HINGE:
-            g = -y if z <= 1.0 else 0.0
-        elif loss == C.LOSS_PERCEPTRON:
-            g = -y if z <= 0.0 else 0.0
-        elif loss == C.LOSS_SQUARED_HINGE:
-            m = 1.0 - z
-            g = -2.0 * y * m if m > 0.0 else 0.0
-        else:  # modified_huber
-            if z >= 1.0:
-                g = 0.0
-            elif z >= -1.0:
-                g = 2.0 * (1.0 - z) * -y
-            else:
-                g = -4.0 * y
+        value = 1.0 - z if z <= 1.0 else 0.0
+        g = -y if z <= 1.0 else 0.0
+    elif loss == C.LOSS_PERCEPTRON:
+        z = p * y
+        value = -z if z <= 0.0 else 0.0
+        g = -y if z <= 0.0 else 0.0
+    elif loss == C.LOSS_SQUARED_HINGE:
+        m = 1.0 - p * y
+        value = m * m if m > 0.0 else 0.0
+        g = -2.0 * y * m if m > 0.0 else 0.0
+    elif loss == C.LOSS_MODIFIED_HUBER:
+        z = p * y
+        if z >= 1.0:
+            value = 0.0
+            g = 0.0
+        elif z >= -1.0:
+            value = (1.0 - z) * (1.0 - z)
+            g = 2.0 * (1.0 - z) * -y
+        else:
+            value = -4.0 * z
+            g = -4.0 * y
+    else:
+        raise ValueError("unknown loss code")
     if g < -MAX_DLOSS:
-        return -MAX_DLOSS
-    if g > MAX_DLOSS:
-        return MAX_DLOSS
-    return g
+        g = -MAX_DLOSS
+    elif g > MAX_DLOSS:
+        g = MAX_DLOSS
+    return value, g
+
+
+@kernel
+def loss_value(loss, p, y, epsilon):
+    """``L(p, y)`` of :func:`loss_grad` (compiled on its own, for callers outside the loops)."""
+    return loss_grad(loss, p, y, epsilon)[0]
+
+
+@kernel
+def loss_dloss(loss, p, y, epsilon):
+    """Clipped ``dL/dp`` of :func:`loss_grad`."""
+    return loss_grad(loss, p, y, epsilon)[1]
+
+
+@kernel
+def optimal_init(loss, alpha, epsilon):
+    """scikit-learn's offset for 'optimal': the first rate equals typw / max(1, dL)."""
+    typw = math.sqrt(1.0 / math.sqrt(alpha))
+    eta_first = typw / max(1.0, loss_grad(loss, -typw, 1.0, epsilon)[1])
+    return 1.0 / (eta_first * alpha)
+
+
+# --------------------------------------------------------------------- rate formulas
+# One leaf per schedule: the formula is written once, inlined into both the scalar
+# learning_rate and the block fill_rates (tiny callees inline cheaply).
+@leaf
+def rate_optimal(alpha, t_opt, t):
+    return 1.0 / (alpha * (t_opt + t - 1.0))
+
+
+@leaf
+def rate_invscaling(eta0, power_t, t):
+    return eta0 / t**power_t
+
+
+@leaf
+def rate_inverse_time(eta0, t0, t):
+    return eta0 * t0 / (t0 + (t - 1.0))
+
+
+@leaf
+def rate_step(eta0, gamma, step_size, t):
+    return eta0 * gamma ** math.floor((t - 1.0) / step_size)
+
+
+@leaf
+def rate_exponential(eta0, gamma, t):
+    return eta0 * gamma ** (t - 1.0)
+
+
+@leaf
+def rate_cosine(eta0, eta_min, t_max, t):
+    k = t - 1.0
+    if k >= t_max:
+        return eta_min
+    return eta_min + (eta0 - eta_min) * (1.0 + math.cos(math.pi * k / t_max)) / 2.0
 
 
 @kernel
@@ -149,36 +193,23 @@ def learning_rate(schedule, t, hp, counters):
     cosine        eta_min + (eta0 - eta_min)(1 + cos(pi min(k, T_max) / T_max)) / 2
     """
     eta0 = hp[C.HP_ETA0]
-    k = t - 1.0
     if schedule == C.SCHED_CONSTANT:
         return eta0
     if schedule == C.SCHED_OPTIMAL:
-        return 1.0 / (hp[C.HP_ALPHA] * (hp[C.HP_OPTIMAL_INIT] + t - 1.0))
+        return rate_optimal(hp[C.HP_ALPHA], hp[C.HP_OPTIMAL_INIT], t)
     if schedule == C.SCHED_INVSCALING:
-        return eta0 / t ** hp[C.HP_POWER_T]
+        return rate_invscaling(eta0, hp[C.HP_POWER_T], t)
     if schedule == C.SCHED_ADAPTIVE:
         return counters[C.SC_ETA]
     if schedule == C.SCHED_INVERSE_TIME:
-        t0 = hp[C.HP_T0]
-        return eta0 * t0 / (t0 + k)
+        return rate_inverse_time(eta0, hp[C.HP_T0], t)
     if schedule == C.SCHED_STEP:
-        return eta0 * hp[C.HP_GAMMA] ** math.floor(k / hp[C.HP_STEP_SIZE])
+        return rate_step(eta0, hp[C.HP_GAMMA], hp[C.HP_STEP_SIZE], t)
     if schedule == C.SCHED_EXPONENTIAL:
-        return eta0 * hp[C.HP_GAMMA] ** k
-    # cosine
-    t_max = hp[C.HP_T_MAX]
-    eta_min = hp[C.HP_ETA_MIN]
-    if k >= t_max:
-        return eta_min
-    return eta_min + (eta0 - eta_min) * (1.0 + math.cos(math.pi * k / t_max)) / 2.0
-
-
-@kernel
-def optimal_init(loss, alpha, epsilon):
-    """scikit-learn's offset for 'optimal': the first rate equals typw / max(1, dL)."""
-    typw = math.sqrt(1.0 / math.sqrt(alpha))
-    eta_first = typw / max(1.0, loss_dloss(loss, -typw, 1.0, epsilon))
-    return 1.0 / (eta_first * alpha)
+        return rate_exponential(eta0, hp[C.HP_GAMMA], t)
+    if schedule == C.SCHED_COSINE:
+        return rate_cosine(eta0, hp[C.HP_ETA_MIN], hp[C.HP_T_MAX], t)
+    raise ValueError("unknown learning-rate schedule code")
 
 
 RATE_BLOCK = C.ARENA_RATES  # learning rates computed ahead per call of fill_rates
@@ -186,25 +217,17 @@ _SERIES_T = 65536.0  # from this t on, (t + k)^-p comes from one pow and two sho
 
 
 @kernel
-def fill_one(schedule, t, hp, counters, out, lo, hi):
-    """``out[k] = learning_rate(schedule, t + k)`` for ``lo <= k < hi``; inlined, so a
-    literal code folds."""
-    for k in range(lo, hi):
-        out[k] = learning_rate(schedule, t + k, hp, counters)
-
-
-@compiled
 def fill_rates(schedule, t, hp, counters, out, lo, hi):
     """``out[k] = learning_rate(schedule, t + k)`` for ``lo <= k < hi`` (``hi <= len(out)``).
 
     Each entry depends on ``t`` (the block's first update) and ``k`` only, so filling
     a block in pieces gives the same bits as filling it at once: a call fills only the
     entries its rows will read (a 1,000-row ``partial_fit`` chunk starts and ends
-    mid-block; filling whole blocks cost ~64 extra rates per call).
+    mid-block).
 
-    Compiled on its own, not inlined: it runs once per ``RATE_BLOCK`` updates, and
-    inlining its nine loops into every per-sample block made the first (cold-cache)
-    compile of the kernels about 2.5x slower.
+    One loop per schedule, the branch outside it: with one loop over a run-time code
+    LLVM speculated every formula's pow / cos / floor on every entry (22 ns per rate
+    even for 'constant'; now ~1-3 ns).
 
     'invscaling' needs a ``pow`` per update, which costs more than the whole update at
     small d. From ``t >= 65536`` on (``x = k / t <= 1e-3``) it is computed as
@@ -214,33 +237,50 @@ def fill_rates(schedule, t, hp, counters, out, lo, hi):
     with ``log1p`` and ``exp`` as 6- and 5-term series (truncation < 1e-20, so the
     result is within a few ulps of the direct formula).
     """
-    # One loop per schedule (fill_one with a literal code): with the code known, only
-    # its formula is compiled into the loop. One loop over a run-time code let LLVM
-    # speculate every formula's pow / cos / floor on every entry: 22 ns per rate even
-    # for 'constant' (now ~1-3 ns).
-    if schedule == C.SCHED_OPTIMAL:
-        fill_one(C.SCHED_OPTIMAL, t, hp, counters, out, lo, hi)
-    elif schedule == C.SCHED_CONSTANT:
-        fill_one(C.SCHED_CONSTANT, t, hp, counters, out, lo, hi)
-    elif schedule == C.SCHED_ADAPTIVE:
-        fill_one(C.SCHED_ADAPTIVE, t, hp, counters, out, lo, hi)
-    elif schedule == C.SCHED_INVERSE_TIME:
-        fill_one(C.SCHED_INVERSE_TIME, t, hp, counters, out, lo, hi)
-    elif schedule == C.SCHED_STEP:
-        fill_one(C.SCHED_STEP, t, hp, counters, out, lo, hi)
-    elif schedule == C.SCHED_EXPONENTIAL:
-        fill_one(C.SCHED_EXPONENTIAL, t, hp, counters, out, lo, hi)
-    elif schedule == C.SCHED_COSINE:
-        fill_one(C.SCHED_COSINE, t, hp, counters, out, lo, hi)
-    elif t >= _SERIES_T:  # invscaling
-        p = hp[C.HP_POWER_T]
-        base = hp[C.HP_ETA0] / t**p
-        inv_t = 1.0 / t
+    eta0 = hp[C.HP_ETA0]
+    if schedule == C.SCHED_CONSTANT:
         for k in range(lo, hi):
-            x = k * inv_t
-            lg = x * (1.0 - x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * (0.2 - x / 6.0)))))
-            z = -p * lg
-            e = 1.0 + z * (1.0 + z / 2.0 * (1.0 + z / 3.0 * (1.0 + z / 4.0 * (1.0 + z / 5.0))))
-            out[k] = base * e
-    else:  # invscaling below the series' range
-        fill_one(C.SCHED_INVSCALING, t, hp, counters, out, lo, hi)
+            out[k] = eta0
+    elif schedule == C.SCHED_ADAPTIVE:
+        eta = counters[C.SC_ETA]
+        for k in range(lo, hi):
+            out[k] = eta
+    elif schedule == C.SCHED_OPTIMAL:
+        alpha = hp[C.HP_ALPHA]
+        t_opt = hp[C.HP_OPTIMAL_INIT]
+        for k in range(lo, hi):
+            out[k] = rate_optimal(alpha, t_opt, t + k)
+    elif schedule == C.SCHED_INVSCALING:
+        p = hp[C.HP_POWER_T]
+        if t >= _SERIES_T:
+            base = eta0 / t**p
+            inv_t = 1.0 / t
+            for k in range(lo, hi):
+                x = k * inv_t
+                lg = x * (1.0 - x * (0.5 - x * (1.0 / 3.0 - x * (0.25 - x * (0.2 - x / 6.0)))))
+                z = -p * lg
+                e = 1.0 + z * (1.0 + z / 2.0 * (1.0 + z / 3.0 * (1.0 + z / 4.0 * (1.0 + z / 5.0))))
+                out[k] = base * e
+        else:
+            for k in range(lo, hi):
+                out[k] = rate_invscaling(eta0, p, t + k)
+    elif schedule == C.SCHED_INVERSE_TIME:
+        t0 = hp[C.HP_T0]
+        for k in range(lo, hi):
+            out[k] = rate_inverse_time(eta0, t0, t + k)
+    elif schedule == C.SCHED_STEP:
+        gamma = hp[C.HP_GAMMA]
+        step_size = hp[C.HP_STEP_SIZE]
+        for k in range(lo, hi):
+            out[k] = rate_step(eta0, gamma, step_size, t + k)
+    elif schedule == C.SCHED_EXPONENTIAL:
+        gamma = hp[C.HP_GAMMA]
+        for k in range(lo, hi):
+            out[k] = rate_exponential(eta0, gamma, t + k)
+    elif schedule == C.SCHED_COSINE:
+        eta_min = hp[C.HP_ETA_MIN]
+        t_max = hp[C.HP_T_MAX]
+        for k in range(lo, hi):
+            out[k] = rate_cosine(eta0, eta_min, t_max, t + k)
+    else:
+        raise ValueError("unknown learning-rate schedule code")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import config, types
 from numba.extending import intrinsic
 
 from ._jit import kernel, leaf
@@ -179,3 +179,13 @@ def pcg64_shuffle(a, st):
     st[1] = lo
     st[4] = has32
     st[5] = buf32
+
+
+# ----------------------------------------------------------- NUMBA_DISABLE_JIT=1
+def _mulhi_python(a, b):
+    """:func:`_mulhi` in plain Python integers."""
+    return np.uint64((int(a) * int(b)) >> 64)
+
+
+if config.DISABLE_JIT:  # the kernels run as Python (fastgd._driver then shuffles with NumPy)
+    _mulhi = _mulhi_python  # noqa: F811
