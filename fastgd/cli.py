@@ -96,7 +96,7 @@ def _finite_or_none(values) -> list:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .checkpoint import load
+    from .estimators import load
     from .estimators import SGDClassifier, SGDRegressor
     from .stream import fit_stream, stream_position
 

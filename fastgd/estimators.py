@@ -774,7 +774,10 @@ class _BaseSGD(BaseEstimator):
                     wk = base * np.where(targets[k][:n] > 0, pos, neg)
                 if wk.flags.writeable:
                     wk = readonly(wk)
-                sumloss = kernel(X, targets[k], wk, order, keep, arena, hot.hp, hot.spec)
+                yk = targets[k]
+                if yk.flags.writeable:  # every input array reaches the kernels read-only
+                    yk = readonly(yk)
+                sumloss = kernel(X, yk, wk, order, keep, arena, hot.hp, hot.spec)
                 if sumloss != sumloss:  # NaN: not finite (the general path says why)
                     break
                 curve.append(sumloss / keep)

@@ -468,4 +468,4 @@ def test_strided_sample_weight_gives_the_same_model_without_a_recompile():
         model.partial_fit(X[100:], y[100:], sample_weight=sw[100:])
         models.append(model)
     np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
-    assert len(all_finite.signatures) == max(signatures, 1)
+    assert len(all_finite.signatures) <= max(signatures, 1)  # small arrays: NumPy
