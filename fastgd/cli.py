@@ -22,6 +22,37 @@ import numpy as np
 _SUBCOMMAND_MODULES = ("fastgd.demo", "fastgd.benchmark")
 
 
+def _warm_kernels(out=print) -> None:
+    """Compile (or load from numba's cache) every path ``verify`` runs, saying which.
+
+    A first run on a machine compiles each path once per dtype (seconds each); later
+    runs load them from the cache (``__pycache__`` next to fastgd, or NUMBA_CACHE_DIR).
+    """
+    from . import _layout as C
+    from . import options
+    from ._driver import run_epoch
+
+    paths = (("per-sample SGD (carried dot)", "sgd", "l2", 1),
+             ("per-sample SGD (L1 / averaging)", "sgd", "l1", 1),
+             ("mini- and full-batch optimizers", "adam", "l2", 4))
+    out("Preparing the compiled kernels (compiled on the first run on this machine, "
+        "then loaded from numba's cache):", flush=True)
+    rng = np.random.default_rng(0)
+    for label, opt, penalty, batch in paths:
+        for dtype in (np.float64, np.float32):
+            X = rng.normal(size=(8, 3)).astype(dtype)
+            hp = C.make_hp(eta0=0.01, alpha=1e-4, fit_intercept=1.0, beta1=0.9, beta2=0.999,
+                           eps=1e-8)
+            t0 = time.perf_counter()
+            run_epoch(X, np.zeros(8), np.ones(8), np.arange(8), np.zeros(4), C.new_state(3),
+                      C.new_counters(0.01), hp, C.LOSS_SQUARED_ERROR,
+                      options.PENALTIES[penalty].code, options.OPTIMIZERS[opt].code,
+                      C.SCHED_CONSTANT, batch)
+            took = time.perf_counter() - t0
+            how = "compiled" if took > 0.5 else "from the cache"
+            out(f"  {label:<34} {np.dtype(dtype).name:<8} {took:6.1f} s  {how}", flush=True)
+
+
 def _verify(args: argparse.Namespace) -> int:
     from . import _grid
 
@@ -31,10 +62,17 @@ def _verify(args: argparse.Namespace) -> int:
     n_configs = 0
     failures = 0
     t0 = time.perf_counter()
+    _warm_kernels()
     # two widths: d = 3 runs the scalar loops, d = 40 the SIMD ones (the carried dot of
     # per-sample SGD, the vectorised dot of the batch epochs)
-    cases = itertools.product(_grid.configurations(batch_sizes=batch_sizes, losses=losses),
-                              (3, 40))
+    configs = list(_grid.configurations(batch_sizes=batch_sizes, losses=losses))
+    cases = list(itertools.product(configs, (3, 40)))
+    progress = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        progress = tqdm(total=4 * len(cases), desc="kernel = reference", unit="cfg",
+                        mininterval=0.5, file=sys.stderr)
     for (name, cfg), width in cases:
         X, y, sw = _grid.make_data(cfg.loss, d=width)
         name = f"{name}/d={width}"
@@ -47,6 +85,8 @@ def _verify(args: argparse.Namespace) -> int:
                     model_only=dtype == "float32",
                 )
                 n_configs += 1
+                if progress is not None:
+                    progress.update()
                 label = f"{name}/{dtype}/weighted={weighted}"
                 if args.all:
                     print(f"{dev:10.3g}  {label}")
@@ -56,6 +96,8 @@ def _verify(args: argparse.Namespace) -> int:
                 key = (cfg.loss, name.split("/")[2], dtype)
                 if dev >= worst_by_group[key][0]:
                     worst_by_group[key] = (dev, label)
+    if progress is not None:
+        progress.close()
     print(f"{'loss':<28} {'optimizer':<26} {'dtype':<8} {'worst rel. dev':>14}")
     for (loss, opt, dtype), (dev, _) in sorted(worst_by_group.items()):
         print(f"{loss:<28} {opt:<26} {dtype:<8} {dev:>14.3g}")
@@ -237,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="3 losses and batch sizes 1 / full")
     p.add_argument("--all", action="store_true", help="print every configuration")
     p.add_argument("--rtol", type=float, default=1e-10, help="float64 tolerance")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_verify)
 
     p = sub.add_parser(

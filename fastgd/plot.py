@@ -441,7 +441,7 @@ def learning_rate_schedules(
         name = spec.pop("learning_rate", "constant")
         eta0 = spec.pop("eta0", 0.01)
         _, sched, hp, *_ = _build("sgd", name, eta0, None, 0, **_schedule_defaults(spec))
-        counters = np.array([1.0, 0.0, hp[C.HP_ETA0]])
+        counters = C.new_counters(hp[C.HP_ETA0])
         rates = np.array([learning_rate(sched, ti, hp, counters) for ti in t])
         ax.plot(t, rates, lw=1.5, label=str(label))
     ax.set_xlabel("update t")
@@ -453,15 +453,13 @@ def learning_rate_schedules(
 
 
 def _schedule_defaults(spec: dict) -> dict:
-    keys = dict(momentum=None, dampening=0.0, beta1=0.9, beta2=0.999, eps=None, amsgrad=False,
-                weight_decay=None, lr_decay=0.0, initial_accumulator_value=0.0, rho=0.99,
-                centered=False, power_t=0.25, t0=None, gamma=None, step_size=None, T_max=None,
-                eta_min=0.0)
-    unknown = set(spec) - set(keys)
+    """``spec`` checked against the registry's hyperparameter names (the rest default)."""
+    from . import options
+
+    unknown = set(spec) - set(options.estimator_defaults())
     if unknown:
         raise ValueError(f"unknown schedule arguments: {sorted(unknown)}.")
-    keys.update(spec)
-    return keys
+    return dict(spec)
 
 
 def coefficient_bars(

@@ -469,3 +469,24 @@ def test_strided_sample_weight_gives_the_same_model_without_a_recompile():
         models.append(model)
     np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
     assert len(all_finite.signatures) <= max(signatures, 1)  # small arrays: NumPy
+
+
+@pytest.mark.parametrize("name", ["regressor_adam_batch", "regressor_sgd", "classifier_l1_3class"])
+def test_checkpoint_from_the_previous_release_loads_and_continues_identically(name):
+    """Files written by fastgd before the per-path redesign (format version 1, commit
+    17ae3da; tests/data) load, and their next partial_fit gives the very bits that
+    release computed after the same save."""
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "checkpoint_v1_expected.json").read_text())[name]
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 4))
+    y = X @ [1.0, -2.0, 0.5, 0.0] + 0.3
+    target = np.digitize(y, [-1.0, 1.0]) if name.startswith("classifier") else y
+    model = fastgd.load(data / f"checkpoint_v1_{name}.npz")
+    model.partial_fit(X[205:], target[205:])
+    assert np.asarray(model.coef_).ravel().tolist() == expected["coef"]
+    assert np.asarray(model.intercept_).ravel().tolist() == expected["intercept"]
+    assert model.t_ == expected["t"]
