@@ -63,29 +63,39 @@ print("RESULT " + json.dumps({"import": time.perf_counter() - t0}))
 CONFIGS = {
     "SGDClassifier() (hinge, optimal)": ("SGDClassifier", {}, "float64"),
     "SGDRegressor() on float32 X": ("SGDRegressor", {}, "float32"),
-    "loss='huber', learning_rate='constant'": ("SGDRegressor",
-                                               {"loss": "huber", "learning_rate": "constant"},
-                                               "float64"),
+    "loss='huber', learning_rate='constant'": (
+        "SGDRegressor",
+        {"loss": "huber", "learning_rate": "constant"},
+        "float64",
+    ),
     "penalty='l1'": ("SGDRegressor", {"penalty": "l1"}, "float64"),
     "average=True": ("SGDRegressor", {"average": True}, "float64"),
-    "optimizer='adam', batch_size=32": ("SGDRegressor",
-                                         {"optimizer": "adam", "batch_size": 32,
-                                          "learning_rate": "constant"}, "float64"),
-    "optimizer='adamax', batch_size=None": ("SGDRegressor",
-                                             {"optimizer": "adamax", "batch_size": None,
-                                              "learning_rate": "constant", "max_iter": 50},
-                                             "float64"),
-    "SGDClassifier(loss='log_loss'), 3 classes": ("SGDClassifier", {"loss": "log_loss"},
-                                                   "float64"),
+    "optimizer='adam', batch_size=32": (
+        "SGDRegressor",
+        {"optimizer": "adam", "batch_size": 32, "learning_rate": "constant"},
+        "float64",
+    ),
+    "optimizer='adamax', batch_size=None": (
+        "SGDRegressor",
+        {"optimizer": "adamax", "batch_size": None, "learning_rate": "constant", "max_iter": 50},
+        "float64",
+    ),
+    "SGDClassifier(loss='log_loss'), 3 classes": ("SGDClassifier", {"loss": "log_loss"}, "float64"),
 }
 
 
 def _run(code: str, cache: str) -> dict:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-    out = subprocess.run([sys.executable, "-c", "import json\n" + code], env=env,
-                         capture_output=True, text=True, timeout=900, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def _median(runs: list[dict], key: str) -> float:
@@ -96,8 +106,12 @@ def _verify_cold(cache: str) -> tuple[float, float]:
     """Seconds to the first line ``fastgd verify --quick`` prints, and to its end."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "fastgd.cli", "verify", "--quick",
-                             "--no-progress"], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastgd.cli", "verify", "--quick", "--no-progress"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     first = None
     for _ in proc.stdout:
         if first is None:
@@ -121,8 +135,10 @@ def main(argv=None) -> int:
         warm.append(_run(_DEFAULT_FIT.replace("CONFIG", "None"), cache))
     configs = {}
     for label, cfg in CONFIGS.items():
-        runs = [_run(_DEFAULT_FIT.replace("CONFIG", repr(cfg)), tempfile.mkdtemp())
-                for _ in range(args.repeats)]
+        runs = [
+            _run(_DEFAULT_FIT.replace("CONFIG", repr(cfg)), tempfile.mkdtemp())
+            for _ in range(args.repeats)
+        ]
         configs[label] = _median(runs, "config")
     sk_import = _median(sk, "import")
     cold_total = _median([{"t": r["import"] + r["fit"]} for r in cold], "t")
@@ -131,7 +147,8 @@ def main(argv=None) -> int:
         "# fastgd first use: cold and warm starts",
         "",
         f"`python bench/bench_coldstart.py --repeats {args.repeats}"
-        + (" --verify" if args.verify else "") + "` on "
+        + (" --verify" if args.verify else "")
+        + "` on "
         f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Each figure: the median of "
         f"{args.repeats} fresh processes; cold = an empty `NUMBA_CACHE_DIR`.",
@@ -154,18 +171,34 @@ def main(argv=None) -> int:
     for label, seconds in configs.items():
         lines.append(f"| {label} | {seconds:.2f} | {'PASS' if seconds <= 10 else 'FAIL'} |")
     goals = [
-        ("import + first default fit, cold, beyond scikit-learn's import", "<= 5 s",
-         cold_total - sk_import, cold_total - sk_import <= 5),
+        (
+            "import + first default fit, cold, beyond scikit-learn's import",
+            "<= 5 s",
+            cold_total - sk_import,
+            cold_total - sk_import <= 5,
+        ),
         ("import + first default fit, cold, in all", "<= 5 s", cold_total, cold_total <= 5),
-        ("import + first fit, warm, beyond scikit-learn's import", "<= 1 s",
-         warm_total - sk_import, warm_total - sk_import <= 1),
-        ("slowest first fit of another configuration", "<= 10 s", max(configs.values()),
-         max(configs.values()) <= 10),
+        (
+            "import + first fit, warm, beyond scikit-learn's import",
+            "<= 1 s",
+            warm_total - sk_import,
+            warm_total - sk_import <= 1,
+        ),
+        (
+            "slowest first fit of another configuration",
+            "<= 10 s",
+            max(configs.values()),
+            max(configs.values()) <= 10,
+        ),
     ]
     if args.verify:
         first, total = _verify_cold(tempfile.mkdtemp())
-        lines += ["", "## `fastgd verify --quick`, cold cache", "",
-                  f"First line of output after {first:.1f} s; finished after {total:.1f} s."]
+        lines += [
+            "",
+            "## `fastgd verify --quick`, cold cache",
+            "",
+            f"First line of output after {first:.1f} s; finished after {total:.1f} s.",
+        ]
         goals.append(("fastgd verify --quick, cold", "<= 180 s", total, total <= 180))
     lines += ["", "## Goals", "", "| goal | target | measured s | verdict |", "|---|---|---:|---|"]
     for name, target, value, ok in goals:

@@ -60,7 +60,10 @@ GOAL_IMPORT_S = 1.0
 def measure_bandwidth(nbytes, repeats):
     """Best-of-``repeats`` GB/s of each single-core sum kernel over ``nbytes`` of float64."""
     size, out = benchlib.measure_bandwidth(nbytes, repeats)
-    names = {"single-core plain sum": "plain loop", "single-core 8-accumulator sum": "8 accumulators"}
+    names = {
+        "single-core plain sum": "plain loop",
+        "single-core 8-accumulator sum": "8 accumulators",
+    }
     return size, {names[k]: v for k, v in out.items() if k in names}
 
 
@@ -77,9 +80,11 @@ def _params(shuffle, **extra):
     return dict(max_iter=1, tol=None, shuffle=shuffle, random_state=0, **extra)
 
 
-OTHER_PATHS = (("penalty='l1'", dict(penalty="l1")),
-               ("penalty='elasticnet'", dict(penalty="elasticnet")),
-               ("average=True", dict(average=True)))
+OTHER_PATHS = (
+    ("penalty='l1'", dict(penalty="l1")),
+    ("penalty='elasticnet'", dict(penalty="elasticnet")),
+    ("average=True", dict(average=True)),
+)
 GUARD_OTHER = 1.0  # not slower than scikit-learn
 
 
@@ -111,8 +116,15 @@ def time_fits(n, d, dtype, shuffle, repeats, **extra):
     nbytes = X.nbytes
     del X, y
     gc.collect()
-    return dict(d=d, dtype=np.dtype(dtype).name, shuffle=shuffle, n=n, x_bytes=nbytes,
-                fastgd_s=best_fg, sklearn_s=best_sk)
+    return dict(
+        d=d,
+        dtype=np.dtype(dtype).name,
+        shuffle=shuffle,
+        n=n,
+        x_bytes=nbytes,
+        fastgd_s=best_fg,
+        sklearn_s=best_sk,
+    )
 
 
 # --------------------------------------------------------------------------- import
@@ -134,8 +146,9 @@ print(t_import, time.perf_counter() - t)
 def measure_import(runs=2):
     times = []
     for _ in range(runs):
-        res = subprocess.run([sys.executable, "-c", IMPORT_SNIPPET], capture_output=True,
-                             text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", IMPORT_SNIPPET], capture_output=True, text=True, check=True
+        )
         t_import, t_total = res.stdout.strip().splitlines()[-1].split()
         times.append((float(t_import), float(t_total)))
     return times
@@ -153,22 +166,35 @@ def build_report(args, info, bw_bytes, bw, rows, import_times, other_rows):
     lines += [f"`python bench/bench_core.py --n {args.n} --repeats {args.repeats}`", ""]
     lines += ["## Machine", "", "| item | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in info.items()]
-    lines += ["", "## Single-core read bandwidth", "",
-              f"Sum over a {bw_bytes / 1e6:.0f} MB float64 array, `@numba.njit(cache=True)`, "
-              f"best of {args.repeats}. The core issue's yardstick is the plain loop (its serial "
-              "add chain is latency-bound); the 8-accumulator sum is closer to what the memory "
-              "system delivers, so both fractions are reported.", "",
-              "| kernel | seconds | GB/s |", "|---|---:|---:|"]
+    lines += [
+        "",
+        "## Single-core read bandwidth",
+        "",
+        f"Sum over a {bw_bytes / 1e6:.0f} MB float64 array, `@numba.njit(cache=True)`, "
+        f"best of {args.repeats}. The core issue's yardstick is the plain loop (its serial "
+        "add chain is latency-bound); the 8-accumulator sum is closer to what the memory "
+        "system delivers, so both fractions are reported.",
+        "",
+        "| kernel | seconds | GB/s |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| {name} | {t:.4f} | {g:.2f} |" for name, (t, g) in bw.items()]
-    lines += ["", f"Plain-sum bandwidth: **{plain_gbs:.2f} GB/s**; fastest sum: "
-              f"**{bw_gbs:.2f} GB/s**", ""]
+    lines += [
+        "",
+        f"Plain-sum bandwidth: **{plain_gbs:.2f} GB/s**; fastest sum: **{bw_gbs:.2f} GB/s**",
+        "",
+    ]
 
-    lines += ["## One epoch of per-sample SGD, squared loss", "",
-              f"`SGDRegressor(max_iter=1, tol=None, shuffle=S, random_state=0).fit(X, y)`, "
-              f"n = {args.n:,}, whole `fit` call, best of {args.repeats} alternating runs.", "",
-              "| d | dtype | shuffle | fastgd s | sklearn s | fastgd samples/s | sklearn samples/s "
-              "| speed-up | fastgd X GB/s | % of plain sum | % of fastest sum |",
-              "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [
+        "## One epoch of per-sample SGD, squared loss",
+        "",
+        f"`SGDRegressor(max_iter=1, tol=None, shuffle=S, random_state=0).fit(X, y)`, "
+        f"n = {args.n:,}, whole `fit` call, best of {args.repeats} alternating runs.",
+        "",
+        "| d | dtype | shuffle | fastgd s | sklearn s | fastgd samples/s | sklearn samples/s "
+        "| speed-up | fastgd X GB/s | % of plain sum | % of fastest sum |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         r["speedup"] = r["sklearn_s"] / r["fastgd_s"]
         r["x_gbs"] = r["x_bytes"] / r["fastgd_s"] / 1e9
@@ -177,42 +203,81 @@ def build_report(args, info, bw_bytes, bw, rows, import_times, other_rows):
         lines.append(
             f"| {r['d']} | {r['dtype']} | {r['shuffle']} | {r['fastgd_s']:.4f} | {r['sklearn_s']:.4f} "
             f"| {r['n'] / r['fastgd_s'] / 1e6:.2f} M | {r['n'] / r['sklearn_s'] / 1e6:.2f} M | {r['speedup']:.2f}x "
-            f"| {r['x_gbs']:.2f} | {100 * r['bw_frac']:.0f}% | {100 * r['bw_frac_max']:.0f}% |")
+            f"| {r['x_gbs']:.2f} | {100 * r['bw_frac']:.0f}% | {100 * r['bw_frac_max']:.0f}% |"
+        )
 
-    lines += ["", "## Import plus first fit", "",
-              "Fresh interpreter: `import fastgd, numpy` then `SGDRegressor(random_state=0).fit` "
-              "on 1,000 x 10 float64; run twice, the first warms the numba cache.", "",
-              "| run | import s | import + first fit s |", "|---|---:|---:|"]
-    lines += [f"| {i + 1}{' (cache warm-up)' if i == 0 else ''} | {ti:.3f} | {t:.3f} |"
-              for i, (ti, t) in enumerate(import_times)]
+    lines += [
+        "",
+        "## Import plus first fit",
+        "",
+        "Fresh interpreter: `import fastgd, numpy` then `SGDRegressor(random_state=0).fit` "
+        "on 1,000 x 10 float64; run twice, the first warms the numba cache.",
+        "",
+        "| run | import s | import + first fit s |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {i + 1}{' (cache warm-up)' if i == 0 else ''} | {ti:.3f} | {t:.3f} |"
+        for i, (ti, t) in enumerate(import_times)
+    ]
 
-    lines += ["", "## Other per-sample paths (guard)", "",
-              "Penalties and averaging that the carried dot does not cover, float64, "
-              "shuffle=False, same parameters for both; best of "
-              f"{args.repeats} alternating runs. Guard: not slower than scikit-learn.", "",
-              "| option | d | fastgd s | sklearn s | speed-up | guard |",
-              "|---|---:|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "## Other per-sample paths (guard)",
+        "",
+        "Penalties and averaging that the carried dot does not cover, float64, "
+        "shuffle=False, same parameters for both; best of "
+        f"{args.repeats} alternating runs. Guard: not slower than scikit-learn.",
+        "",
+        "| option | d | fastgd s | sklearn s | speed-up | guard |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for label, r in other_rows:
         ratio = r["sklearn_s"] / r["fastgd_s"]
-        lines.append(f"| {label} | {r['d']} | {r['fastgd_s']:.4f} | {r['sklearn_s']:.4f} "
-                     f"| {ratio:.2f}x | {_verdict(ratio >= GUARD_OTHER)} |")
+        lines.append(
+            f"| {label} | {r['d']} | {r['fastgd_s']:.4f} | {r['sklearn_s']:.4f} "
+            f"| {ratio:.2f}x | {_verdict(ratio >= GUARD_OTHER)} |"
+        )
 
     goals = []
     for r in rows:
         tag = f"d={r['d']} {r['dtype']} shuffle={r['shuffle']}"
         if r["dtype"] == "float64":
-            goals.append((f"speed-up vs scikit-learn, {tag}", f">= {GOAL_SPEEDUP_F64:g}x",
-                          f"{r['speedup']:.2f}x", r["speedup"] >= GOAL_SPEEDUP_F64))
+            goals.append(
+                (
+                    f"speed-up vs scikit-learn, {tag}",
+                    f">= {GOAL_SPEEDUP_F64:g}x",
+                    f"{r['speedup']:.2f}x",
+                    r["speedup"] >= GOAL_SPEEDUP_F64,
+                )
+            )
         if r["dtype"] == "float64" and r["d"] == 100:
-            goals.append((f"fraction of single-core bandwidth (plain njit sum), {tag}",
-                          f">= {100 * GOAL_BW_FRACTION:.0f}%",
-                          f"{100 * r['bw_frac']:.0f}%", r["bw_frac"] >= GOAL_BW_FRACTION))
+            goals.append(
+                (
+                    f"fraction of single-core bandwidth (plain njit sum), {tag}",
+                    f">= {100 * GOAL_BW_FRACTION:.0f}%",
+                    f"{100 * r['bw_frac']:.0f}%",
+                    r["bw_frac"] >= GOAL_BW_FRACTION,
+                )
+            )
         if r["dtype"] == "float32" and r["d"] == 100:
-            goals.append((f"speed-up vs scikit-learn, {tag}", f">= {GOAL_SPEEDUP_F32:g}x",
-                          f"{r['speedup']:.2f}x", r["speedup"] >= GOAL_SPEEDUP_F32))
+            goals.append(
+                (
+                    f"speed-up vs scikit-learn, {tag}",
+                    f">= {GOAL_SPEEDUP_F32:g}x",
+                    f"{r['speedup']:.2f}x",
+                    r["speedup"] >= GOAL_SPEEDUP_F32,
+                )
+            )
     imp = import_times[-1][1]
-    goals.append(("import + first fit (1,000 x 10, warm numba cache)", f"< {GOAL_IMPORT_S:g} s",
-                  f"{imp:.3f} s", imp < GOAL_IMPORT_S))
+    goals.append(
+        (
+            "import + first fit (1,000 x 10, warm numba cache)",
+            f"< {GOAL_IMPORT_S:g} s",
+            f"{imp:.3f} s",
+            imp < GOAL_IMPORT_S,
+        )
+    )
 
     lines += ["", "## Goals", "", "| goal | target | measured | verdict |", "|---|---|---:|---|"]
     lines += [f"| {g} | {t} | {m} | {_verdict(ok)} |" for g, t, m, ok in goals]
@@ -226,9 +291,13 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=1_000_000, help="rows of X (default 1,000,000)")
     p.add_argument("--repeats", type=int, default=5, help="best of R runs (default 5)")
     p.add_argument("--out", default="reports/core_speed.md", help="markdown report path")
-    p.add_argument("--bw-mb", type=float, default=None,
-                   help="size of the bandwidth array in MB (default: the d=100 float64 X, "
-                        f"at least {MIN_BW_BYTES // 2**20} MiB)")
+    p.add_argument(
+        "--bw-mb",
+        type=float,
+        default=None,
+        help="size of the bandwidth array in MB (default: the d=100 float64 X, "
+        f"at least {MIN_BW_BYTES // 2**20} MiB)",
+    )
     args = p.parse_args(argv)
     if args.n < 1 or args.repeats < 1:
         p.error("--n and --repeats must be positive")
@@ -249,8 +318,11 @@ def main(argv=None):
     for dtype in DTYPES:
         for d in DIMS:
             for shuffle in SHUFFLES:
-                print(f"fit d={d} {np.dtype(dtype).name} shuffle={shuffle} ...",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"fit d={d} {np.dtype(dtype).name} shuffle={shuffle} ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 rows.append(time_fits(args.n, d, dtype, shuffle, args.repeats))
 
     other_rows = []
@@ -258,8 +330,9 @@ def main(argv=None):
         for d in DIMS:
             print(f"fit {label} d={d} ...", file=sys.stderr, flush=True)
             fastgd.SGDRegressor(**_params(False, **extra)).fit(*make_data(200, d, np.float64))
-            other_rows.append((label, time_fits(args.n, d, np.float64, False, args.repeats,
-                                                **extra)))
+            other_rows.append(
+                (label, time_fits(args.n, d, np.float64, False, args.repeats, **extra))
+            )
 
     report = build_report(args, info, bw_size, bw, rows, import_times, other_rows)
     print(report)

@@ -43,8 +43,12 @@ def per_call_overhead(d, calls, repeats, kind):
     X = rng.normal(size=(100, d))
     y = X @ rng.normal(size=d)
     if kind == "regressor":
-        ours, theirs, target, extra = fastgd.SGDRegressor(shuffle=False), \
-            sk.SGDRegressor(shuffle=False), y, {}
+        ours, theirs, target, extra = (
+            fastgd.SGDRegressor(shuffle=False),
+            sk.SGDRegressor(shuffle=False),
+            y,
+            {},
+        )
     else:
         target = (y > 0).astype(int)
         extra = {"classes": np.array([0, 1])}
@@ -62,8 +66,21 @@ def per_call_overhead(d, calls, repeats, kind):
 
     def kernel():
         for _ in range(calls):
-            run_epoch(X, Y, sw, order, params, state, counters, problem.hp, problem.loss,
-                      problem.penalty, problem.optimizer, problem.schedule, 1)
+            run_epoch(
+                X,
+                Y,
+                sw,
+                order,
+                params,
+                state,
+                counters,
+                problem.hp,
+                problem.loss,
+                problem.penalty,
+                problem.optimizer,
+                problem.schedule,
+                1,
+            )
 
     def sklearn_calls():
         for _ in range(calls // 10):
@@ -85,7 +102,7 @@ def stream_fraction(n, d, chunk, repeats):
     X = rng.normal(size=(n, d))
     y = X @ rng.normal(size=d)
     fastgd.SGDRegressor(shuffle=False).partial_fit(X[:1000], y[:1000])  # warm
-    chunks = [(X[i:i + chunk], y[i:i + chunk]) for i in range(0, n, chunk)]
+    chunks = [(X[i : i + chunk], y[i : i + chunk]) for i in range(0, n, chunk)]
 
     def one_pass():
         fastgd.SGDRegressor(shuffle=False).partial_fit(X, y)
@@ -110,31 +127,47 @@ def main(argv=None):
     p.add_argument("--out", default="reports/stream_speed.md")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")
-    lines = ["# fastgd streaming speed", "",
-             f"`python bench/bench_stream.py --repeats {args.repeats} --calls {args.calls} "
-             f"--n {args.n}` on {platform.processor() or platform.machine()}, "
-             f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; best of "
-             f"{args.repeats} alternating runs.", "",
-             "## partial_fit per-call overhead, 100-row chunks", "",
-             "| estimator | d | fastgd call µs | kernel alone µs | overhead µs | scikit-learn call µs "
-             "| speed-up | goal (overhead <= 10 µs) |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "# fastgd streaming speed",
+        "",
+        f"`python bench/bench_stream.py --repeats {args.repeats} --calls {args.calls} "
+        f"--n {args.n}` on {platform.processor() or platform.machine()}, "
+        f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC; best of "
+        f"{args.repeats} alternating runs.",
+        "",
+        "## partial_fit per-call overhead, 100-row chunks",
+        "",
+        "| estimator | d | fastgd call µs | kernel alone µs | overhead µs | scikit-learn call µs "
+        "| speed-up | goal (overhead <= 10 µs) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for kind in ("regressor", "classifier"):
         for d in (10, 100):
             t_fast, t_kernel, t_sk = per_call_overhead(d, args.calls, args.repeats, kind)
             over = (t_fast - t_kernel) * 1e6
-            lines.append(f"| {kind} | {d} | {t_fast * 1e6:.1f} | {t_kernel * 1e6:.1f} | {over:.1f} "
-                         f"| {t_sk * 1e6:.1f} | {t_sk / t_fast:.0f}x | "
-                         f"{'PASS' if over <= GOAL_OVERHEAD_US else 'FAIL'} |")
-    lines += ["", "## Streaming throughput at 1,000-row chunks vs one pass in memory", "",
-              f"Per-sample SGD, squared loss, float64, n = {args.n:,}.", "",
-              "| d | one pass s | streamed s | one pass M rows/s | streamed M rows/s "
-              "| fraction | goal (>= 90%) |", "|---:|---:|---:|---:|---:|---:|---|"]
+            lines.append(
+                f"| {kind} | {d} | {t_fast * 1e6:.1f} | {t_kernel * 1e6:.1f} | {over:.1f} "
+                f"| {t_sk * 1e6:.1f} | {t_sk / t_fast:.0f}x | "
+                f"{'PASS' if over <= GOAL_OVERHEAD_US else 'FAIL'} |"
+            )
+    lines += [
+        "",
+        "## Streaming throughput at 1,000-row chunks vs one pass in memory",
+        "",
+        f"Per-sample SGD, squared loss, float64, n = {args.n:,}.",
+        "",
+        "| d | one pass s | streamed s | one pass M rows/s | streamed M rows/s "
+        "| fraction | goal (>= 90%) |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for d in (10, 100):
         t_one, t_stream = stream_fraction(args.n, d, 1000, args.repeats)
         frac = t_one / t_stream
-        lines.append(f"| {d} | {t_one:.4f} | {t_stream:.4f} | {args.n / t_one / 1e6:.1f} | "
-                     f"{args.n / t_stream / 1e6:.1f} | {100 * frac:.0f}% | "
-                     f"{'PASS' if frac >= GOAL_STREAM_FRACTION else 'FAIL'} |")
+        lines.append(
+            f"| {d} | {t_one:.4f} | {t_stream:.4f} | {args.n / t_one / 1e6:.1f} | "
+            f"{args.n / t_stream / 1e6:.1f} | {100 * frac:.0f}% | "
+            f"{'PASS' if frac >= GOAL_STREAM_FRACTION else 'FAIL'} |"
+        )
     report = "\n".join(lines) + "\n"
     print(report)
     with open(args.out, "w") as fh:

@@ -31,13 +31,33 @@ from fastgd.benchmark import is_goal_row
 # --------------------------------------------------------------------------- profiles
 #: n values, d values, and the largest X (bytes) each profile allows.
 PROFILES = {
-    "tiny": dict(ns=(200, 1_000), ds=(10, 100), max_bytes=2e6, bw_bytes=8 * 2**20,
-                 tta_n=2_000, tta_d=10, tta_max_epochs=8),
-    "quick": dict(ns=(1_000, 10_000, 100_000, 1_000_000), ds=(10, 100), max_bytes=1e9,
-                  bw_bytes=256 * 2**20, tta_n=50_000, tta_d=20, tta_max_epochs=40),
-    "full": dict(ns=(1_000, 10_000, 100_000, 1_000_000, 10_000_000), ds=(10, 100, 1000),
-                 max_bytes=1e9, bw_bytes=1024 * 2**20, tta_n=200_000, tta_d=50,
-                 tta_max_epochs=80),
+    "tiny": dict(
+        ns=(200, 1_000),
+        ds=(10, 100),
+        max_bytes=2e6,
+        bw_bytes=8 * 2**20,
+        tta_n=2_000,
+        tta_d=10,
+        tta_max_epochs=8,
+    ),
+    "quick": dict(
+        ns=(1_000, 10_000, 100_000, 1_000_000),
+        ds=(10, 100),
+        max_bytes=1e9,
+        bw_bytes=256 * 2**20,
+        tta_n=50_000,
+        tta_d=20,
+        tta_max_epochs=40,
+    ),
+    "full": dict(
+        ns=(1_000, 10_000, 100_000, 1_000_000, 10_000_000),
+        ds=(10, 100, 1000),
+        max_bytes=1e9,
+        bw_bytes=1024 * 2**20,
+        tta_n=200_000,
+        tta_d=50,
+        tta_max_epochs=80,
+    ),
 }
 
 #: (optimizer, batch) of every mode; batch 0 is full batch.
@@ -174,8 +194,12 @@ def fastgd_params(mode: str) -> dict:
     params = dict(max_iter=1, tol=None, random_state=0)
     if mode == "sgd/1":
         return params  # exactly the call a scikit-learn user makes
-    params.update(optimizer=opt, batch_size=None if batch == 0 else batch,
-                  learning_rate="constant", **_hyper(opt))
+    params.update(
+        optimizer=opt,
+        batch_size=None if batch == 0 else batch,
+        learning_rate="constant",
+        **_hyper(opt),
+    )
     return params
 
 
@@ -186,8 +210,8 @@ def _textbook_epoch(X, y, w, b, eta, batch, opt, adam_state):
         batch = n
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     for start in range(0, n, batch):
-        xb = X[start:start + batch]
-        err = xb @ w + b - y[start:start + batch]
+        xb = X[start : start + batch]
+        err = xb @ w + b - y[start : start + batch]
         gw = xb.T @ err / len(err)
         gb = err.mean()
         if opt == "sgd":
@@ -225,9 +249,12 @@ def make_epoch(case: Case, X, y):
         from fastgd import _layout as C
         from fastgd._driver import run_epoch
 
-        cfg = reference.Config(optimizer=opt, batch_size=batch,
-                               learning_rate="invscaling" if case.mode == "sgd/1" else "constant",
-                               eta0=0.01 if case.mode == "sgd/1" else 1e-3)
+        cfg = reference.Config(
+            optimizer=opt,
+            batch_size=batch,
+            learning_rate="invscaling" if case.mode == "sgd/1" else "constant",
+            eta0=0.01 if case.mode == "sgd/1" else 1e-3,
+        )
         loss, penalty, optimizer, schedule, bsz, hp = _grid.kernel_args(cfg, n)
         order = np.random.default_rng(0).permutation(n).astype(np.int64)
         sw = np.ones(n)
@@ -236,28 +263,53 @@ def make_epoch(case: Case, X, y):
         counters = np.array([1.0, 0.0, cfg.eta0])
 
         def epoch():
-            run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
-                      optimizer, schedule, bsz)
+            run_epoch(
+                X,
+                y,
+                sw,
+                order,
+                params,
+                state,
+                counters,
+                hp,
+                loss,
+                penalty,
+                optimizer,
+                schedule,
+                bsz,
+            )
 
         return epoch
     if case.impl == "reference":
         from fastgd import reference
 
-        cfg = reference.Config(optimizer=opt, batch_size=batch or n,
-                               learning_rate="invscaling" if case.mode == "sgd/1" else "constant",
-                               eta0=0.01 if case.mode == "sgd/1" else 1e-3)
+        cfg = reference.Config(
+            optimizer=opt,
+            batch_size=batch or n,
+            learning_rate="invscaling" if case.mode == "sgd/1" else "constant",
+            eta0=0.01 if case.mode == "sgd/1" else 1e-3,
+        )
         order = np.random.default_rng(0).permutation(n).astype(np.int64)
         sw = np.ones(n)
 
         def epoch():
-            reference.run_epoch(X, y, sw, order, np.zeros(d + 1), reference.init_state(d),
-                                reference.init_counters(cfg.eta0), cfg)
+            reference.run_epoch(
+                X,
+                y,
+                sw,
+                order,
+                np.zeros(d + 1),
+                reference.init_state(d),
+                reference.init_counters(cfg.eta0),
+                cfg,
+            )
 
         return epoch
     if case.impl == "textbook":
         eta = 1e-3
 
         if batch == 1 and opt == "sgd":
+
             def epoch():  # the seeds' stochastic loop, row by row
                 w = np.zeros(d)
                 b = 0.0
@@ -266,9 +318,11 @@ def make_epoch(case: Case, X, y):
                     w -= eta * err * X[i]
                     b -= eta * err
         else:
+
             def epoch():
-                _textbook_epoch(X, y, np.zeros(d), 0.0, eta, batch, opt,
-                                [np.zeros(d + 1), np.zeros(d + 1), 0])
+                _textbook_epoch(
+                    X, y, np.zeros(d), 0.0, eta, batch, opt, [np.zeros(d + 1), np.zeros(d + 1), 0]
+                )
 
         return epoch
     if case.impl == "sklearn":
@@ -290,8 +344,10 @@ def make_epoch(case: Case, X, y):
         frames = None
         if batch != 1:
             step = batch or n
-            frames = [(pd.DataFrame(X[s:s + step]), pd.Series(y[s:s + step]))
-                      for s in range(0, n, step)]
+            frames = [
+                (pd.DataFrame(X[s : s + step]), pd.Series(y[s : s + step]))
+                for s in range(0, n, step)
+            ]
         yl = y.tolist()
 
         def epoch():
@@ -315,11 +371,14 @@ def make_epoch(case: Case, X, y):
         def epoch():
             w = torch.zeros(d, dtype=Xt.dtype, requires_grad=True)
             b = torch.zeros(1, dtype=Xt.dtype, requires_grad=True)
-            o = (torch.optim.SGD([w, b], lr=1e-3) if opt == "sgd"
-                 else torch.optim.Adam([w, b], lr=1e-3))
+            o = (
+                torch.optim.SGD([w, b], lr=1e-3)
+                if opt == "sgd"
+                else torch.optim.Adam([w, b], lr=1e-3)
+            )
             for s in range(0, n, step):
                 o.zero_grad()
-                err = Xt[s:s + step] @ w + b - yt[s:s + step]
+                err = Xt[s : s + step] @ w + b - yt[s : s + step]
                 (0.5 * (err * err).mean()).backward()
                 o.step()
 
@@ -512,12 +571,20 @@ def accuracy_problems(profile: str) -> list[Problem]:
     problems = [
         Problem(f"synthetic regression {n:,} x {d}", "regression", X, y_reg),
         Problem(f"synthetic logistic {n:,} x {d}", "classification", X, y_clf),
-        Problem("diabetes (sklearn bundled, 442 x 10)", "regression",
-                standardise(db.data), (db.target - db.target.mean()) / db.target.std(),
-                note="real data, standardised features and target"),
-        Problem("breast cancer (sklearn bundled, 569 x 30)", "classification",
-                standardise(bc.data), bc.target.astype(float),
-                note="real data, standardised features; strongly correlated columns"),
+        Problem(
+            "diabetes (sklearn bundled, 442 x 10)",
+            "regression",
+            standardise(db.data),
+            (db.target - db.target.mean()) / db.target.std(),
+            note="real data, standardised features and target",
+        ),
+        Problem(
+            "breast cancer (sklearn bundled, 569 x 30)",
+            "classification",
+            standardise(bc.data),
+            bc.target.astype(float),
+            note="real data, standardised features; strongly correlated columns",
+        ),
     ]
     for p in problems:
         coef, b = (ridge_optimum if p.task == "regression" else logistic_optimum)(p.X, p.y)
@@ -529,13 +596,20 @@ def accuracy_problems(profile: str) -> list[Problem]:
 ACCURACY_CONFIGS = {
     "scikit-learn defaults": ("sklearn", {}),
     "fastgd defaults (same as scikit-learn)": ("fastgd", {}),
-    "fastgd adam, batch 32": ("fastgd", dict(optimizer="adam", batch_size=32,
-                                             learning_rate="constant", eta0=1e-3)),
-    "fastgd adam, batch 1024": ("fastgd", dict(optimizer="adam", batch_size=1024,
-                                               learning_rate="constant", eta0=1e-2)),
-    "fastgd full-batch nesterov": ("fastgd", dict(optimizer="nesterov", batch_size=None,
-                                                  momentum=0.9, learning_rate="constant",
-                                                  eta0=0.1)),
+    "fastgd adam, batch 32": (
+        "fastgd",
+        dict(optimizer="adam", batch_size=32, learning_rate="constant", eta0=1e-3),
+    ),
+    "fastgd adam, batch 1024": (
+        "fastgd",
+        dict(optimizer="adam", batch_size=1024, learning_rate="constant", eta0=1e-2),
+    ),
+    "fastgd full-batch nesterov": (
+        "fastgd",
+        dict(
+            optimizer="nesterov", batch_size=None, momentum=0.9, learning_rate="constant", eta0=0.1
+        ),
+    ),
 }
 
 
@@ -548,8 +622,9 @@ def epoch_schedule(max_epochs: int) -> list[int]:
     return out
 
 
-def time_to_accuracy_curve(problem: Problem, lib: str, params: dict, max_epochs: int,
-                           budget_s: float) -> list[tuple[int, float, float]]:
+def time_to_accuracy_curve(
+    problem: Problem, lib: str, params: dict, max_epochs: int, budget_s: float
+) -> list[tuple[int, float, float]]:
     """``(epochs, fit seconds, relative excess objective)`` of fresh fits of growing length.
 
     Each point is one whole ``fit(max_iter=k, tol=None)`` call timed from scratch, so the

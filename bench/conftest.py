@@ -28,13 +28,20 @@ def _ints(text):
 
 def pytest_addoption(parser):
     g = parser.getgroup("fastgd", "fastgd benchmark grid")
-    g.addoption("--fastgd-profile", default="quick", choices=sorted(benchlib.PROFILES),
-                help="grid of sizes, modes and peers (default quick)")
+    g.addoption(
+        "--fastgd-profile",
+        default="quick",
+        choices=sorted(benchlib.PROFILES),
+        help="grid of sizes, modes and peers (default quick)",
+    )
     g.addoption("--fastgd-sizes", default="", help="comma-separated n values")
     g.addoption("--fastgd-dims", default="", help="comma-separated d values")
     g.addoption("--fastgd-impls", default="", help="comma-separated implementations")
-    g.addoption("--fastgd-skip-cold", action="store_true",
-                help="do not time the cold compile (fresh NUMBA_CACHE_DIR subprocess)")
+    g.addoption(
+        "--fastgd-skip-cold",
+        action="store_true",
+        help="do not time the cold compile (fresh NUMBA_CACHE_DIR subprocess)",
+    )
 
 
 def pytest_generate_tests(metafunc):
@@ -43,14 +50,17 @@ def pytest_generate_tests(metafunc):
     if "case" in metafunc.fixturenames:
         impls = config.getoption("--fastgd-impls")
         cases = benchlib.throughput_cases(
-            profile, ns=_ints(config.getoption("--fastgd-sizes")),
+            profile,
+            ns=_ints(config.getoption("--fastgd-sizes")),
             ds=_ints(config.getoption("--fastgd-dims")),
-            impls=tuple(impls.split(",")) if impls else None)
+            impls=tuple(impls.split(",")) if impls else None,
+        )
         metafunc.parametrize("case", cases, ids=[c.id for c in cases])
     if "accuracy_run" in metafunc.fixturenames:
         names = [(p, c) for p in range(4) for c in benchlib.ACCURACY_CONFIGS]
-        metafunc.parametrize("accuracy_run", names,
-                             ids=[f"problem{p}-{c.replace(' ', '_')}" for p, c in names])
+        metafunc.parametrize(
+            "accuracy_run", names, ids=[f"problem{p}-{c.replace(' ', '_')}" for p, c in names]
+        )
 
 
 @pytest.fixture(scope="session")

@@ -32,11 +32,22 @@ def test_time_to_accuracy(benchmark, profile, accuracy_run):
     benchlib.time_to_accuracy_curve(problem, lib, params, 1, 0.0)
     curve = benchmark.pedantic(
         benchlib.time_to_accuracy_curve,
-        args=(problem, lib, params, max_epochs, BUDGET_S[profile]), rounds=1, iterations=1)
+        args=(problem, lib, params, max_epochs, BUDGET_S[profile]),
+        rounds=1,
+        iterations=1,
+    )
     benchmark.group = "time to accuracy"
     benchmark.extra_info.update(
-        kind="accuracy", problem=problem.name, task=problem.task, note=problem.note,
-        n=int(problem.X.shape[0]), d=int(problem.X.shape[1]), config=config, library=lib,
-        params={k: v for k, v in params.items()}, f_star=problem.f_star,
-        curve=[list(p) for p in curve])
+        kind="accuracy",
+        problem=problem.name,
+        task=problem.task,
+        note=problem.note,
+        n=int(problem.X.shape[0]),
+        d=int(problem.X.shape[1]),
+        config=config,
+        library=lib,
+        params={k: v for k, v in params.items()},
+        f_star=problem.f_star,
+        curve=[list(p) for p in curve],
+    )
     assert curve, "the first fit diverged"

@@ -41,8 +41,9 @@ def _run(cache_dir):
     env = dict(os.environ)
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = cache_dir
-    res = subprocess.run([sys.executable, "-c", SNIPPET], capture_output=True, text=True,
-                         env=env, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", SNIPPET], capture_output=True, text=True, env=env, check=True
+    )
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("FASTGD_STARTUP")][-1]
     return json.loads(line.split(" ", 1)[1])
 

@@ -33,9 +33,17 @@ def test_epoch(benchmark, case):
     epoch()  # warm-up: compile / load the cache, imports, first touch
     first = time.perf_counter() - t
     benchmark.group = f"{case.mode} d={case.d} {case.dtype}"
-    benchmark.extra_info.update(kind="throughput", impl=case.impl, mode=case.mode, n=case.n,
-                                d=case.d, dtype=case.dtype, x_bytes=case.x_bytes,
-                                rows_per_call=case.n, first_call_s=first)
+    benchmark.extra_info.update(
+        kind="throughput",
+        impl=case.impl,
+        mode=case.mode,
+        n=case.n,
+        d=case.d,
+        dtype=case.dtype,
+        x_bytes=case.x_bytes,
+        rows_per_call=case.n,
+        first_call_s=first,
+    )
     if benchlib.is_goal_case(case):  # a verdict rests on these: as many rounds as bench_core
         benchmark.pedantic(epoch, rounds=GOAL_ROUNDS, iterations=1)
     elif first > 2.0:  # slow peers: one timed run is enough, and keeps the sweep short

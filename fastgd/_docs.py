@@ -16,30 +16,48 @@ from . import options
 # scikit-learn's parameters that are no option or hyperparameter: (type, description)
 ESTIMATOR_PARAMS = {
     "max_iter": ("int", "Maximum number of epochs (passes over the training data) of ``fit``."),
-    "tol": ("float or None",
-            "Stopping tolerance: training stops when an epoch's mean objective (loss plus "
-            "penalty, each row at the parameters before its update) is not below "
-            "``best - tol`` for ``n_iter_no_change`` epochs (with ``early_stopping``: the "
-            "validation score not above ``best + tol``). None: run ``max_iter`` epochs."),
-    "shuffle": ("bool", "Draw a new permutation of the rows each epoch "
-                "(``np.random.default_rng`` seeded from ``random_state``)."),
+    "tol": (
+        "float or None",
+        "Stopping tolerance: training stops when an epoch's mean objective (loss plus "
+        "penalty, each row at the parameters before its update) is not below "
+        "``best - tol`` for ``n_iter_no_change`` epochs (with ``early_stopping``: the "
+        "validation score not above ``best + tol``). None: run ``max_iter`` epochs.",
+    ),
+    "shuffle": (
+        "bool",
+        "Draw a new permutation of the rows each epoch "
+        "(``np.random.default_rng`` seeded from ``random_state``).",
+    ),
     "verbose": ("int", "Print one line per epoch when > 0."),
-    "random_state": ("int, RandomState instance or None",
-                     "Seeds the permutations and the validation split."),
-    "early_stopping": ("bool", "Hold out ``validation_fraction`` of the rows and stop on their "
-                       "score (R^2 or accuracy)."),
-    "validation_fraction": ("float in (0, 1)", "Fraction of rows held out with ``early_stopping``."),
-    "n_iter_no_change": ("int", "Epochs without improvement before stopping (or, with "
-                         "``learning_rate='adaptive'``, before dividing the rate by 5)."),
+    "random_state": (
+        "int, RandomState instance or None",
+        "Seeds the permutations and the validation split.",
+    ),
+    "early_stopping": (
+        "bool",
+        "Hold out ``validation_fraction`` of the rows and stop on their score (R^2 or accuracy).",
+    ),
+    "validation_fraction": (
+        "float in (0, 1)",
+        "Fraction of rows held out with ``early_stopping``.",
+    ),
+    "n_iter_no_change": (
+        "int",
+        "Epochs without improvement before stopping (or, with "
+        "``learning_rate='adaptive'``, before dividing the rate by 5).",
+    ),
     "warm_start": ("bool", "``fit`` starts from the previous ``coef_`` / ``intercept_``."),
-    "batch_size": ("int or None",
-                   "Rows per update; None is full batch. The gradient is the batch mean, "
-                   "``g = (1/|B|) sum_{i in B} sw_i dL/dp_i [x_i, 1]``, so one ``eta0`` means "
-                   "one step size at every batch size. ``partial_fit`` keeps an incomplete "
-                   "last batch for the next call (see ``flush``)."),
-    "class_weight": ("dict, 'balanced' or None",
-                     "Multiplies the weight of each class's rows (one-vs-rest: of the positive "
-                     "class)."),
+    "batch_size": (
+        "int or None",
+        "Rows per update; None is full batch. The gradient is the batch mean, "
+        "``g = (1/|B|) sum_{i in B} sw_i dL/dp_i [x_i, 1]``, so one ``eta0`` means "
+        "one step size at every batch size. ``partial_fit`` keeps an incomplete "
+        "last batch for the next call (see ``flush``).",
+    ),
+    "class_weight": (
+        "dict, 'balanced' or None",
+        "Multiplies the weight of each class's rows (one-vs-rest: of the positive class).",
+    ),
     "n_jobs": ("int or None", "Accepted for scikit-learn compatibility; classes train in turn."),
 }
 _KIND_OF_ARGUMENT = {arg: kind for kind, arg in options.ARGUMENT.items()}
@@ -54,13 +72,13 @@ def _option_doc(kind: str, choices) -> str:
         lines.append(f"- ``{row.label!r}``: {row.formula}")
     head = {
         "loss": "Loss ``L(p, y)`` of the prediction ``p = x . w + b`` (scikit-learn's "
-                "definitions; classification labels are -1/+1 internally).",
+        "definitions; classification labels are -1/+1 internally).",
         "penalty": "Penalty ``alpha R(w)``; the intercept is never penalised. With "
-                   "``optimizer='sgd'`` L2 is a multiplicative shrink and L1 Tsuruoka's "
-                   "cumulative penalty (as scikit-learn); the other optimizers add L2 to the "
-                   "gradient and soft-threshold for L1.",
+        "``optimizer='sgd'`` L2 is a multiplicative shrink and L1 Tsuruoka's "
+        "cumulative penalty (as scikit-learn); the other optimizers add L2 to the "
+        "gradient and soft-threshold for L1.",
         "optimizer": "Update rule, torch.optim's single-tensor formulas (``g`` the batch "
-                     "gradient, ``t`` the update number from 1, ``eta`` the learning rate):",
+        "gradient, ``t`` the update number from 1, ``eta`` the learning rate):",
         "schedule": "Learning rate ``eta`` of update ``t`` (``k = t - 1`` updates made):",
     }[kind]
     return head + "\n\n" + "\n".join(lines)
@@ -93,10 +111,17 @@ def parameters_section(cls, losses) -> str:
             if default is None:
                 typ += " or None"
             head = f"{p.name} : {typ}, default={_default(default)}"
-            rng = "" if h.kind == "bool" or (h.low is None and h.high is None) \
+            rng = (
+                ""
+                if h.kind == "bool" or (h.low is None and h.high is None)
                 else f" Range {h.interval}."
-            readers = [f"'{o.name}'" for t in (options.OPTIMIZERS, options.SCHEDULES)
-                       for o in t.values() if p.name in o.reads]
+            )
+            readers = [
+                f"'{o.name}'"
+                for t in (options.OPTIMIZERS, options.SCHEDULES)
+                for o in t.values()
+                if p.name in o.reads
+            ]
             used = f" Read by {', '.join(readers)}." if readers and len(readers) < 6 else ""
             body = h.doc + rng + used
         elif p.name in ESTIMATOR_PARAMS:
@@ -109,8 +134,7 @@ def parameters_section(cls, losses) -> str:
             if para.startswith("- "):
                 out.extend("    " + line for line in para.splitlines())
             else:
-                out.extend(textwrap.wrap(para, 88, initial_indent="    ",
-                                         subsequent_indent="    "))
+                out.extend(textwrap.wrap(para, 88, initial_indent="    ", subsequent_indent="    "))
             out.append("")
         if out[-1] == "":
             out.pop()

@@ -48,8 +48,13 @@ class Problem(Resolved):
         codes = (self.loss, self.penalty, self.optimizer, self.schedule)
         if not all(0 <= c < 16 for c in codes) or self.batch_size < 0:
             raise ValueError(f"option codes out of the packed range: {codes}")
-        return (self.loss | self.penalty << 4 | self.optimizer << 8 | self.schedule << 12
-                | self.batch_size << 16)
+        return (
+            self.loss
+            | self.penalty << 4
+            | self.optimizer << 8
+            | self.schedule << 12
+            | self.batch_size << 16
+        )
 
     @property
     def path(self) -> str:
@@ -86,8 +91,9 @@ def readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
-              schedule, batch_size):
+def run_epoch(
+    X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
+):
     """One epoch over ``X[order]`` on the compiled path of these options.
 
     The arguments of the kernels (``fastgd._kernels.sgd``), with ``batch_size`` a row
@@ -100,21 +106,26 @@ def run_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optim
         # no room for the carry (the reference's 5-row state, 3 counters): plain SGD
         # then runs on the general path, which computes the same steps
         if state.shape[0] < C.ST_Q + 1 or counters.shape[0] < C.SC_ETA + 1:
-            raise ValueError(f"state needs >= {C.ST_Q + 1} rows and counters >= "
-                             f"{C.SC_ETA + 1} slots, got {state.shape} and {counters.shape}.")
+            raise ValueError(
+                f"state needs >= {C.ST_Q + 1} rows and counters >= "
+                f"{C.SC_ETA + 1} slots, got {state.shape} and {counters.shape}."
+            )
         if path == PATH_PLAIN:
             path = PATH_GENERAL
     if path == PATH_PLAIN:
         if order.shape[0] == 0:
             return 0.0, 0.0, -1
         scratch = np.empty(X.shape[1] + C.ARENA_RATES)
-        return sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
-                               schedule, scratch)
+        return sgd_plain_epoch(
+            X, y, sw, order, params, state, counters, hp, loss, penalty, schedule, scratch
+        )
     if path == PATH_GENERAL:
-        return sgd_general_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
-                                 schedule)
-    return batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
-                       schedule, batch_size)
+        return sgd_general_epoch(
+            X, y, sw, order, params, state, counters, hp, loss, penalty, schedule
+        )
+    return batch_epoch(
+        X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
+    )
 
 
 class LinearState:
@@ -129,14 +140,19 @@ class LinearState:
 
     __slots__ = ("arena", "params", "state", "counters", "loss_curve")
 
-    def __init__(self, params: np.ndarray, state: np.ndarray, counters: np.ndarray,
-                 loss_curve: list | None = None):
+    def __init__(
+        self,
+        params: np.ndarray,
+        state: np.ndarray,
+        counters: np.ndarray,
+        loss_curve: list | None = None,
+    ):
         d1 = params.shape[0]
         arena = np.zeros(C.arena_size(d1 - 1))
         self.arena = arena
         self.params = arena[:d1]
-        self.state = arena[d1:d1 * (1 + C.N_ST)].reshape(C.N_ST, d1)
-        self.counters = arena[d1 * (1 + C.N_ST):d1 * (1 + C.N_ST) + C.N_SC]
+        self.state = arena[d1 : d1 * (1 + C.N_ST)].reshape(C.N_ST, d1)
+        self.counters = arena[d1 * (1 + C.N_ST) : d1 * (1 + C.N_ST) + C.N_SC]
         self.params[:] = params
         self.state[:] = state
         self.counters[:] = counters
@@ -180,7 +196,7 @@ class LinearState:
         arena = self.arena
         if arena[-1] == 1.0:
             live = self.params.shape[0] * (1 + C.N_ST) + C.N_SC
-            arena[:live] = arena[live:2 * live]
+            arena[:live] = arena[live : 2 * live]
         del self.loss_curve[n_curve:]
 
     @property
@@ -243,8 +259,17 @@ def permutation(rng: np.random.Generator, rows) -> np.ndarray:
 def _pcg64_shuffle_into(bitgen, out: np.ndarray) -> None:
     state = bitgen.state
     pcg, mask = state["state"], (1 << 64) - 1
-    st = np.array([pcg["state"] >> 64, pcg["state"] & mask, pcg["inc"] >> 64,
-                   pcg["inc"] & mask, state["has_uint32"], state["uinteger"]], dtype=np.uint64)
+    st = np.array(
+        [
+            pcg["state"] >> 64,
+            pcg["state"] & mask,
+            pcg["inc"] >> 64,
+            pcg["inc"] & mask,
+            state["has_uint32"],
+            state["uinteger"],
+        ],
+        dtype=np.uint64,
+    )
     pcg64_shuffle(out, st)
     pcg["state"] = (int(st[0]) << 64) | int(st[1])
     state["has_uint32"], state["uinteger"] = int(st[4]), int(st[5])
@@ -259,8 +284,10 @@ def _fast_shuffle_agrees() -> bool:
         theirs.integers(0, 7, size=3)
         out = np.arange(n, dtype=np.int64)
         _pcg64_shuffle_into(ours.bit_generator, out)
-        if not (np.array_equal(out, theirs.permutation(n))
-                and ours.bit_generator.state == theirs.bit_generator.state):
+        if not (
+            np.array_equal(out, theirs.permutation(n))
+            and ours.bit_generator.state == theirs.bit_generator.state
+        ):
             return False
     return True
 
@@ -359,8 +386,19 @@ def run_epochs(
         try:
             order = permutation(rng, rows) if shuffle else rows
             sumloss, sumobj, bad = run_epoch(
-                X, y, sw, order, lin.params, lin.state, lin.counters, problem.hp,
-                problem.loss, problem.penalty, problem.optimizer, problem.schedule, batch,
+                X,
+                y,
+                sw,
+                order,
+                lin.params,
+                lin.state,
+                lin.counters,
+                problem.hp,
+                problem.loss,
+                problem.penalty,
+                problem.optimizer,
+                problem.schedule,
+                batch,
             )
             if bad >= 0:
                 err = _bad_row_error(X, y, int(order[bad]))

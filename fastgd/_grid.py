@@ -23,12 +23,16 @@ SCHEDULES = tuple(options.SCHEDULES)
 
 # Every registry row's variants: the hyperparameters that switch on each kernel branch
 # (a new optimizer or schedule joins every kernel-vs-reference test through its row).
-OPTIMIZER_VARIANTS = {name: dict(optimizer=opt.name, **params)
-                      for opt in options.OPTIMIZERS.values()
-                      for name, params in opt.variants.items()}
-SCHEDULE_PARAMS = {sched.name: dict(params)
-                   for sched in options.SCHEDULES.values()
-                   for params in sched.variants.values()}
+OPTIMIZER_VARIANTS = {
+    name: dict(optimizer=opt.name, **params)
+    for opt in options.OPTIMIZERS.values()
+    for name, params in opt.variants.items()
+}
+SCHEDULE_PARAMS = {
+    sched.name: dict(params)
+    for sched in options.SCHEDULES.values()
+    for params in sched.variants.values()
+}
 
 
 def make_data(loss: str, n: int = 24, d: int = 3, seed: int = 0, dtype=np.float64):
@@ -57,9 +61,14 @@ def configurations(batch_sizes=(1, 5, None), losses=LOSSES, optimizers=None):
         params = dict(alpha=1e-3, l1_ratio=0.4, epsilon=0.05)
         params.update(OPTIMIZER_VARIANTS[opt])
         params.update(SCHEDULE_PARAMS[sched])
-        cfg = Config(loss=loss, penalty=penalty, learning_rate=sched,
-                     batch_size=0 if batch is None else batch,
-                     fit_intercept=fit_intercept, **params)
+        cfg = Config(
+            loss=loss,
+            penalty=penalty,
+            learning_rate=sched,
+            batch_size=0 if batch is None else batch,
+            fit_intercept=fit_intercept,
+            **params,
+        )
         name = f"{loss}/{penalty}/{opt}/{sched}/batch={batch}/intercept={fit_intercept}"
         yield name, cfg
 
@@ -85,12 +94,27 @@ def kernel_args(cfg: Config, n_rows: int) -> tuple:
     """
     cfg = resolve(cfg, n_rows)
     hp = np.array([float(getattr(cfg, h.name)) for h in options.HYPERS])
-    return (C.LOSSES[cfg.loss], C.PENALTIES[cfg.penalty], C.OPTIMIZERS[cfg.optimizer],
-            C.SCHEDULES[cfg.learning_rate], cfg.batch_size, hp)
+    return (
+        C.LOSSES[cfg.loss],
+        C.PENALTIES[cfg.penalty],
+        C.OPTIMIZERS[cfg.optimizer],
+        C.SCHEDULES[cfg.learning_rate],
+        cfg.batch_size,
+        hp,
+    )
 
 
-def compare(cfg: Config, X, y, sw, epochs: int = 2, seed: int = 0, X_kernel=None,
-            model_only: bool = False, reference_cfg: Config | None = None):
+def compare(
+    cfg: Config,
+    X,
+    y,
+    sw,
+    epochs: int = 2,
+    seed: int = 0,
+    X_kernel=None,
+    model_only: bool = False,
+    reference_cfg: Config | None = None,
+):
     """Run kernel and reference side by side; return the worst relative deviation.
 
     Both start from the same state and consume the same permutations. ``X_kernel``
@@ -120,8 +144,9 @@ def compare(cfg: Config, X, y, sw, epochs: int = 2, seed: int = 0, X_kernel=None
     for _ in range(epochs):
         order = rng.permutation(n).astype(np.int64)
         out_r = reference.run_epoch(X, y, sw, order, *ref, cfg)
-        out_k = run_epoch(X_kernel, y, sw, order, *ker, hp, loss, penalty, optimizer,
-                          schedule, batch)
+        out_k = run_epoch(
+            X_kernel, y, sw, order, *ker, hp, loss, penalty, optimizer, schedule, batch
+        )
         if out_r[2] != out_k[2]:
             return float("inf")
         if out_r[2] >= 0:

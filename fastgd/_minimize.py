@@ -66,7 +66,6 @@ _UNSUPPORTED_SCHEDULES = {
 }
 
 
-
 @dataclass
 class MinimizeResult:
     """Outcome of :func:`minimize`.
@@ -133,12 +132,13 @@ def _check_x0(x0) -> np.ndarray:
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"x0 must be a 1-D array of real numbers: {exc}") from None
     if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
-        raise TypeError(
-            f"x0 must hold real numbers (int or float), got dtype {arr.dtype}."
-        )
+        raise TypeError(f"x0 must hold real numbers (int or float), got dtype {arr.dtype}.")
     if arr.ndim != 1:
-        hint = " For a function of one number pass x0=[value]; f then receives a length-1 array." \
-            if arr.ndim == 0 else ""
+        hint = (
+            " For a function of one number pass x0=[value]; f then receives a length-1 array."
+            if arr.ndim == 0
+            else ""
+        )
         raise ValueError(f"x0 must be 1-D, got shape {arr.shape}.{hint}")
     if arr.shape[0] == 0:
         raise ValueError("x0 must have at least one coordinate, got an empty array.")
@@ -155,14 +155,17 @@ def _check_outputs(f, grad, x: np.ndarray) -> tuple[float, np.ndarray]:
     if np.ndim(fx) != 0 or not isinstance(np.asarray(fx).item(), numbers.Real):
         raise TypeError(
             f"f must return a real scalar, got {type(fx).__name__}"
-            + (f" of shape {np.shape(fx)}" if np.ndim(fx) else "") + " at x0."
+            + (f" of shape {np.shape(fx)}" if np.ndim(fx) else "")
+            + " at x0."
         )
     fx = float(fx)
     gx = np.asarray(grad(x.copy()))
     if gx.dtype.kind not in "iuf":
         raise TypeError(f"grad must return an array of real numbers, got dtype {gx.dtype} at x0.")
     if gx.shape != (d,):
-        raise ValueError(f"grad must return an array of shape ({d},) like x0, got shape {gx.shape}.")
+        raise ValueError(
+            f"grad must return an array of shape ({d},) like x0, got shape {gx.shape}."
+        )
     gx = gx.astype(np.float64)
     if not (math.isfinite(fx) and np.isfinite(gx).all()):
         raise ValueError(
@@ -188,8 +191,14 @@ def _build(optimizer: str, learning_rate: str, eta0, tol, max_iter, **hyper) -> 
     max_iter = _integer("max_iter", max_iter, 0)
     tol = -1.0 if tol is None else _real("tol", tol, 0.0)
     # the trailing slot of params is a dummy, never updated: fit_intercept off
-    values = dict(hyper, optimizer=optimizer, learning_rate=learning_rate, eta0=eta0,
-                  penalty=None, fit_intercept=False)
+    values = dict(
+        hyper,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        eta0=eta0,
+        penalty=None,
+        fit_intercept=False,
+    )
     res = options.resolve(values, owner="minimize")
     return res.optimizer, res.schedule, res.hp, res.initial_accumulator_value, eta0, tol, max_iter
 
@@ -204,8 +213,9 @@ def _norm(g):
     return math.sqrt(s)
 
 
-def _python_loop(f, grad, params, g, gn, opt, sched, hp, state, counters, n_steps, tol,
-                 x_buf, f_buf, gn_buf, k0):
+def _python_loop(
+    f, grad, params, g, gn, opt, sched, hp, state, counters, n_steps, tol, x_buf, f_buf, gn_buf, k0
+):
     """Up to ``n_steps`` steps from ``params[:d]`` (gradient ``g``, norm ``gn``).
 
     Point ``i + 1`` of the segment goes to row ``i`` of the buffers. Returns
@@ -241,8 +251,9 @@ def _python_loop(f, grad, params, g, gn, opt, sched, hp, state, counters, n_step
     return n_steps, _CONVERGED if gn <= tol else _RUNNING, gn
 
 
-def _compiled_loop_impl(f, grad, params, g, gn, opt, sched, hp, state, counters, n_steps, tol,
-                        x_buf, f_buf, gn_buf):
+def _compiled_loop_impl(
+    f, grad, params, g, gn, opt, sched, hp, state, counters, n_steps, tol, x_buf, f_buf, gn_buf
+):
     """The same loop as ``_python_loop`` for numba dispatchers ``f`` and ``grad``."""
     d = params.shape[0] - 1
     penalty = C.PENALTY_NONE
@@ -395,11 +406,28 @@ initial_accumulator_value, rho, centered
         raise TypeError(f"grad must be callable (grad(x) -> array), got {type(grad).__name__}.")
     raise_on_divergence = _flag("raise_on_divergence", raise_on_divergence)
     opt, sched, hp, init_acc, eta0, tol_value, max_iter = _build(
-        optimizer, learning_rate, eta0, tol, max_iter, momentum=momentum, dampening=dampening,
-        beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad, weight_decay=weight_decay,
-        lr_decay=lr_decay, initial_accumulator_value=initial_accumulator_value, rho=rho,
-        centered=centered, power_t=power_t, t0=t0, gamma=gamma, step_size=step_size,
-        T_max=T_max, eta_min=eta_min,
+        optimizer,
+        learning_rate,
+        eta0,
+        tol,
+        max_iter,
+        momentum=momentum,
+        dampening=dampening,
+        beta1=beta1,
+        beta2=beta2,
+        eps=eps,
+        amsgrad=amsgrad,
+        weight_decay=weight_decay,
+        lr_decay=lr_decay,
+        initial_accumulator_value=initial_accumulator_value,
+        rho=rho,
+        centered=centered,
+        power_t=power_t,
+        t0=t0,
+        gamma=gamma,
+        step_size=step_size,
+        T_max=T_max,
+        eta_min=eta_min,
     )
     x = _check_x0(x0)
     # Overflow and invalid operations inside f and grad are what divergence looks like:
@@ -428,14 +456,41 @@ initial_accumulator_value, rho, centered
         x_buf, f_buf, gn_buf = np.empty((seg, d)), np.empty(seg), np.empty(seg)
         if compiled:
             n, status, gn = _compiled_loop(
-                f, grad, params, g, gn, np.int64(opt), np.int64(sched), hp, state, counters,
-                np.int64(seg), float(tol_value), x_buf, f_buf, gn_buf,
+                f,
+                grad,
+                params,
+                g,
+                gn,
+                np.int64(opt),
+                np.int64(sched),
+                hp,
+                state,
+                counters,
+                np.int64(seg),
+                float(tol_value),
+                x_buf,
+                f_buf,
+                gn_buf,
             )
         else:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 n, status, gn = _python_loop(
-                    f, grad, params, g, gn, opt, sched, hp, state, counters, seg, tol_value,
-                    x_buf, f_buf, gn_buf, n_done,
+                    f,
+                    grad,
+                    params,
+                    g,
+                    gn,
+                    opt,
+                    sched,
+                    hp,
+                    state,
+                    counters,
+                    seg,
+                    tol_value,
+                    x_buf,
+                    f_buf,
+                    gn_buf,
+                    n_done,
                 )
         n = int(n)
         xs.append(x_buf[:n])
@@ -454,7 +509,9 @@ initial_accumulator_value, rho, centered
     last = n_done  # index of the last (finite) point
     converged = status == _CONVERGED
     if converged:
-        message = f"converged: gradient norm {gn_hist[last]:.3g} <= tol={tol} after {last} iterations"
+        message = (
+            f"converged: gradient norm {gn_hist[last]:.3g} <= tol={tol} after {last} iterations"
+        )
     elif diverged:
         what = "x" if status == _DIVERGED_X else "f(x) or grad(x)"
         message = (
@@ -465,9 +522,8 @@ initial_accumulator_value, rho, centered
         if raise_on_divergence:
             raise ValueError(f"minimize {message}.")
     else:
-        message = (
-            f"max_iter={max_iter} reached: gradient norm {gn_hist[last]:.3g}"
-            + (f" > tol={tol}" if tol is not None else " (tol=None)")
+        message = f"max_iter={max_iter} reached: gradient norm {gn_hist[last]:.3g}" + (
+            f" > tol={tol}" if tol is not None else " (tol=None)"
         )
     return MinimizeResult(
         x=x_hist[last].copy(),

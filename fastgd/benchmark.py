@@ -133,11 +133,16 @@ def machine_info() -> dict:
         for info in threadpool_info():
             if info.get("user_api") == "blas":
                 arch = info.get("architecture")
-                blas.append(f"{info.get('internal_api')} {info.get('version')} "
-                            f"({'kernel ' + arch + ', ' if arch else ''}"
-                            f"{info.get('num_threads')} threads)")
-        forced = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-                  if k in os.environ]
+                blas.append(
+                    f"{info.get('internal_api')} {info.get('version')} "
+                    f"({'kernel ' + arch + ', ' if arch else ''}"
+                    f"{info.get('num_threads')} threads)"
+                )
+        forced = [
+            f"{k}={os.environ[k]}"
+            for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+            if k in os.environ
+        ]
         if forced:
             blas.append("set: " + ", ".join(forced))
     except ImportError:
@@ -160,7 +165,7 @@ def machine_info() -> dict:
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "CPU": model,
         "cores": f"{os.cpu_count()} logical, {len(physical) or '?'} physical, "
-                 f"{usable} usable by this process",
+        f"{usable} usable by this process",
         "caches": _caches(),
         "memory": mem,
         "OS": platform.platform(),
@@ -192,9 +197,15 @@ def load_results(path) -> dict:
         ``accuracy`` and ``startup`` (stage -> timings).
     """
     data = json.loads(Path(path).read_text())
-    out = {"machine": data.get("machine_info", {}).get("fastgd", {}),
-           "datetime": data.get("datetime", ""), "bandwidth": {}, "bandwidth_bytes": 0,
-           "throughput": [], "accuracy": [], "startup": {}}
+    out = {
+        "machine": data.get("machine_info", {}).get("fastgd", {}),
+        "datetime": data.get("datetime", ""),
+        "bandwidth": {},
+        "bandwidth_bytes": 0,
+        "throughput": [],
+        "accuracy": [],
+        "startup": {},
+    }
     for b in data.get("benchmarks", []):
         info, stats = b.get("extra_info", {}), b.get("stats", {})
         kind = info.get("kind")
@@ -217,14 +228,25 @@ def load_results(path) -> dict:
         row["frac_plain"] = row["gbs"] / bw.get(PLAIN_PROBE, np.nan)
         row["frac_single"] = row["gbs"] / single
         row["frac_all"] = row["gbs"] / bw.get("all-core parallel sum", np.nan)
-    fast = {(r["mode"], r["n"], r["d"], r["dtype"]): r for r in out["throughput"]
-            if r["impl"] == "fastgd"}
+    fast = {
+        (r["mode"], r["n"], r["d"], r["dtype"]): r
+        for r in out["throughput"]
+        if r["impl"] == "fastgd"
+    }
     out["speedups"] = []
     for r in out["throughput"]:
         f = fast.get((r["mode"], r["n"], r["d"], r["dtype"]))
         if r["impl"] in PEERS and f is not None:
-            out["speedups"].append(dict(peer=r["impl"], mode=r["mode"], n=r["n"], d=r["d"],
-                                        dtype=r["dtype"], ratio=r["seconds"] / f["seconds"]))
+            out["speedups"].append(
+                dict(
+                    peer=r["impl"],
+                    mode=r["mode"],
+                    n=r["n"],
+                    d=r["d"],
+                    dtype=r["dtype"],
+                    ratio=r["seconds"] / f["seconds"],
+                )
+            )
     return out
 
 
@@ -267,8 +289,15 @@ def evaluate_goals(res: dict) -> list[dict]:
     goals = []
 
     def pair(d, dtype):
-        ns = sorted(r[2] for r in rows if r[0] == "fastgd" and r[1] == "sgd/1" and r[3] == d
-                    and r[4] == dtype and ("sklearn", "sgd/1", r[2], d, dtype) in rows)
+        ns = sorted(
+            r[2]
+            for r in rows
+            if r[0] == "fastgd"
+            and r[1] == "sgd/1"
+            and r[3] == d
+            and r[4] == dtype
+            and ("sklearn", "sgd/1", r[2], d, dtype) in rows
+        )
         if not ns:
             return None, None, None
         n = GOAL_N if GOAL_N in ns else ns[-1]
@@ -276,32 +305,71 @@ def evaluate_goals(res: dict) -> list[dict]:
 
     def add(goal, target, value, ok, n, fmt):
         if value is None:
-            goals.append(dict(goal=goal, target=target, measured="-", verdict="NOT MEASURED",
-                              note="no run at this d in this sweep"))
+            goals.append(
+                dict(
+                    goal=goal,
+                    target=target,
+                    measured="-",
+                    verdict="NOT MEASURED",
+                    note="no run at this d in this sweep",
+                )
+            )
             return
         note = "" if n == GOAL_N else f"measured at n = {n:,}, not the goal's n = {GOAL_N:,}"
-        goals.append(dict(goal=goal, target=target, measured=fmt.format(value),
-                          verdict="PASS" if ok(value) else "FAIL", note=note))
+        goals.append(
+            dict(
+                goal=goal,
+                target=target,
+                measured=fmt.format(value),
+                verdict="PASS" if ok(value) else "FAIL",
+                note=note,
+            )
+        )
 
     for d, dtype, need in ((10, "float64", 3.0), (100, "float64", 3.0), (100, "float32", 6.0)):
         n, f, s = pair(d, dtype)
         ratio = None if f is None else s["seconds"] / f["seconds"]
-        add(f"per-sample SGD fit vs scikit-learn, d = {d}, {dtype}", f">= {need:g}x", ratio,
-            lambda v, need=need: v >= need, n, "{:.2f}x")
+        add(
+            f"per-sample SGD fit vs scikit-learn, d = {d}, {dtype}",
+            f">= {need:g}x",
+            ratio,
+            lambda v, need=need: v >= need,
+            n,
+            "{:.2f}x",
+        )
     n, f, _ = pair(100, "float64")
     bw = res["bandwidth"].get(PLAIN_PROBE)
     frac = None if f is None or bw is None else f["gbs"] / bw
-    add("per-sample SGD fit, d = 100 float64: X read rate / single-core plain-sum bandwidth",
-        ">= 80%", frac, lambda v: v >= 0.8, n, "{:.0%}")
+    add(
+        "per-sample SGD fit, d = 100 float64: X read rate / single-core plain-sum bandwidth",
+        ">= 80%",
+        frac,
+        lambda v: v >= 0.8,
+        n,
+        "{:.0%}",
+    )
     warm = res["startup"].get("warm")
     if warm is None:
-        goals.append(dict(goal="import + first fit (1,000 x 10), warm numba cache",
-                          target="< 1 s", measured="-", verdict="NOT MEASURED", note=""))
+        goals.append(
+            dict(
+                goal="import + first fit (1,000 x 10), warm numba cache",
+                target="< 1 s",
+                measured="-",
+                verdict="NOT MEASURED",
+                note="",
+            )
+        )
     else:
         v = warm["first_fit_total_s"]
-        goals.append(dict(goal="import + first fit (1,000 x 10), warm numba cache",
-                          target="< 1 s", measured=f"{v:.3f} s",
-                          verdict="PASS" if v < 1.0 else "FAIL", note="fresh interpreter"))
+        goals.append(
+            dict(
+                goal="import + first fit (1,000 x 10), warm numba cache",
+                target="< 1 s",
+                measured=f"{v:.3f} s",
+                verdict="PASS" if v < 1.0 else "FAIL",
+                note="fresh interpreter",
+            )
+        )
     return goals
 
 
@@ -316,8 +384,10 @@ def _si(x: float) -> str:
 
 
 def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+    ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return lines
 
@@ -328,8 +398,10 @@ def _pivot(records, key_fields, value, fmt):
     cells = defaultdict(dict)
     for r in records:
         cells[tuple(r[k] for k in key_fields)][r["n"]] = r[value]
-    rows = [[*key, *(fmt(c[n]) if n in c else "" for n in ns)]
-            for key, c in sorted(cells.items(), key=lambda kv: kv[0])]
+    rows = [
+        [*key, *(fmt(c[n]) if n in c else "" for n in ns)]
+        for key, c in sorted(cells.items(), key=lambda kv: kv[0])
+    ]
     return ns, rows
 
 
@@ -354,111 +426,199 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     figures = make_figures(res, out)
     m = res["machine"]
-    lines = ["# fastgd benchmark report", "",
-             f"Generated by `fastgd bench` from `{JSON_NAME}` (pytest-benchmark JSON, "
-             f"profile `{m.get('profile', '?')}`, run of {res['datetime'] or m.get('date', '?')}). "
-             "Every number below is computed from that file; ratios compare runs of the same "
-             "session. Times are the best of the rounds of each benchmark.", ""]
-    lines += [SECTIONS[0], "", "```bash",
-              "pip install '.[bench]'   # pytest-benchmark, matplotlib, threadpoolctl",
-              command or "fastgd bench --full",
-              f"fastgd bench --report-only {JSON_NAME}   # rebuild this report from the JSON",
-              "```", "",
-              "`fastgd bench` runs `python -m pytest bench ... --benchmark-json` and then this "
-              "report generator (`fastgd/benchmark.py`).", ""]
+    lines = [
+        "# fastgd benchmark report",
+        "",
+        f"Generated by `fastgd bench` from `{JSON_NAME}` (pytest-benchmark JSON, "
+        f"profile `{m.get('profile', '?')}`, run of {res['datetime'] or m.get('date', '?')}). "
+        "Every number below is computed from that file; ratios compare runs of the same "
+        "session. Times are the best of the rounds of each benchmark.",
+        "",
+    ]
+    lines += [
+        SECTIONS[0],
+        "",
+        "```bash",
+        "pip install '.[bench]'   # pytest-benchmark, matplotlib, threadpoolctl",
+        command or "fastgd bench --full",
+        f"fastgd bench --report-only {JSON_NAME}   # rebuild this report from the JSON",
+        "```",
+        "",
+        "`fastgd bench` runs `python -m pytest bench ... --benchmark-json` and then this "
+        "report generator (`fastgd/benchmark.py`).",
+        "",
+    ]
     lines += [SECTIONS[1], ""]
     lines += _table(["item", "value"], [(k, v) for k, v in m.items() if k not in ("argv",)])
 
     bw = res["bandwidth"]
-    lines += ["", SECTIONS[2], "",
-              f"Each probe sums {res['bandwidth_bytes'] / 1e6:,.0f} MB of float64 "
-              "(`@numba.njit`; the all-core probe uses `prange` over 8 blocks per thread). "
-              "Effective bandwidths below are divided by these.", ""]
+    lines += [
+        "",
+        SECTIONS[2],
+        "",
+        f"Each probe sums {res['bandwidth_bytes'] / 1e6:,.0f} MB of float64 "
+        "(`@numba.njit`; the all-core probe uses `prange` over 8 blocks per thread). "
+        "Effective bandwidths below are divided by these.",
+        "",
+    ]
     lines += _table(["probe", "GB/s"], [(k, f"{v:.2f}") for k, v in bw.items()] or [("-", "-")])
 
     goals = evaluate_goals(res)
     n_fail = sum(g["verdict"] == "FAIL" for g in goals)
-    goal_rounds = sorted({r["rounds"] for r in res["throughput"]
-                          if is_goal_row(r["impl"], r["mode"], r["n"]) and r.get("rounds")})
+    goal_rounds = sorted(
+        {
+            r["rounds"]
+            for r in res["throughput"]
+            if is_goal_row(r["impl"], r["mode"], r["n"]) and r.get("rounds")
+        }
+    )
     rounds = "/".join(str(k) for k in goal_rounds) or "?"
-    lines += ["", SECTIONS[3], "",
-              "One epoch of per-sample SGD (squared loss, `SGDRegressor(max_iter=1, tol=None, "
-              "random_state=0).fit`, shuffled), whole call, side by side with scikit-learn in "
-              f"the same session, best of {rounds} rounds.", ""]
-    lines += _table(["goal", "target", "measured", "verdict", "note"],
-                    [(g["goal"], g["target"], g["measured"], f"**{g['verdict']}**", g["note"])
-                     for g in goals])
-    lines += ["", (f"**fastgd falls short of {n_fail} of {len(goals)} goals on this machine.**"
-                   if n_fail else "No measured goal failed."), ""]
+    lines += [
+        "",
+        SECTIONS[3],
+        "",
+        "One epoch of per-sample SGD (squared loss, `SGDRegressor(max_iter=1, tol=None, "
+        "random_state=0).fit`, shuffled), whole call, side by side with scikit-learn in "
+        f"the same session, best of {rounds} rounds.",
+        "",
+    ]
+    lines += _table(
+        ["goal", "target", "measured", "verdict", "note"],
+        [(g["goal"], g["target"], g["measured"], f"**{g['verdict']}**", g["note"]) for g in goals],
+    )
+    lines += [
+        "",
+        (
+            f"**fastgd falls short of {n_fail} of {len(goals)} goals on this machine.**"
+            if n_fail
+            else "No measured goal failed."
+        ),
+        "",
+    ]
 
     tp = res["throughput"]
-    lines += [SECTIONS[4], "",
-              "Samples per second of one epoch (n / best time); columns are n. Slow peers "
-              "run on a subset of sizes (marked) and are reported per sample, like every "
-              "implementation. Modes: `optimizer/batch` (`full` = full batch).", ""]
+    lines += [
+        SECTIONS[4],
+        "",
+        "Samples per second of one epoch (n / best time); columns are n. Slow peers "
+        "run on a subset of sizes (marked) and are reported per sample, like every "
+        "implementation. Modes: `optimizer/batch` (`full` = full batch).",
+        "",
+    ]
     if tp:
-        ns, rows = _pivot([dict(r, label=IMPL_LABELS.get(r["impl"], r["impl"])) for r in tp],
-                          ("label", "mode", "dtype", "d"), "samples_s", _si)
-        lines += _table(["implementation", "mode", "dtype", "d", *(f"n={n:,}" for n in ns)],
-                        rows)
+        ns, rows = _pivot(
+            [dict(r, label=IMPL_LABELS.get(r["impl"], r["impl"])) for r in tp],
+            ("label", "mode", "dtype", "d"),
+            "samples_s",
+            _si,
+        )
+        lines += _table(["implementation", "mode", "dtype", "d", *(f"n={n:,}" for n in ns)], rows)
     fg = [r for r in tp if r["impl"] in ("fastgd", "fastgd-kernel")]
-    lines += ["", SECTIONS[5], "",
-              "GB/s of X read per epoch (n d itemsize / best time) and as a fraction of the "
-              "single-core plain-sum bandwidth (the core issue's yardstick); the fastest "
-              "single-core and the all-core fractions are in the figure.", ""]
+    lines += [
+        "",
+        SECTIONS[5],
+        "",
+        "GB/s of X read per epoch (n d itemsize / best time) and as a fraction of the "
+        "single-core plain-sum bandwidth (the core issue's yardstick); the fastest "
+        "single-core and the all-core fractions are in the figure.",
+        "",
+    ]
     if fg:
         ns, rows = _pivot(fg, ("impl", "mode", "dtype", "d"), "gbs", lambda v: f"{v:.2f}")
-        lines += _table(["implementation", "mode", "dtype", "d", *(f"GB/s n={n:,}" for n in ns)],
-                        rows)
+        lines += _table(
+            ["implementation", "mode", "dtype", "d", *(f"GB/s n={n:,}" for n in ns)], rows
+        )
         lines += [""]
-        ns, rows = _pivot(fg, ("impl", "mode", "dtype", "d"), "frac_plain",
-                          lambda v: f"{v:.0%}" if np.isfinite(v) else "-")
-        lines += _table(["implementation", "mode", "dtype", "d",
-                         *(f"frac. n={n:,}" for n in ns)], rows)
-    lines += ["", SECTIONS[6], "",
-              "Peer's time / fastgd `fit` time for the same mode, n, d and dtype (> 1: fastgd "
-              "is faster).", ""]
+        ns, rows = _pivot(
+            fg,
+            ("impl", "mode", "dtype", "d"),
+            "frac_plain",
+            lambda v: f"{v:.0%}" if np.isfinite(v) else "-",
+        )
+        lines += _table(
+            ["implementation", "mode", "dtype", "d", *(f"frac. n={n:,}" for n in ns)], rows
+        )
+    lines += [
+        "",
+        SECTIONS[6],
+        "",
+        "Peer's time / fastgd `fit` time for the same mode, n, d and dtype (> 1: fastgd "
+        "is faster).",
+        "",
+    ]
     if res["speedups"]:
-        ns, rows = _pivot(res["speedups"], ("peer", "mode", "dtype", "d"), "ratio",
-                          lambda v: f"{v:.1f}x")
+        ns, rows = _pivot(
+            res["speedups"], ("peer", "mode", "dtype", "d"), "ratio", lambda v: f"{v:.1f}x"
+        )
         lines += _table(["peer", "mode", "dtype", "d", *(f"n={n:,}" for n in ns)], rows)
 
-    lines += ["", SECTIONS[7], "",
-              "Seconds of one whole `fit(max_iter=k, tol=None)` call, for the first k whose "
-              "objective (mean loss + 1e-4/2 |w|^2, scikit-learn's default L2, the same for "
-              "every run) is within the relative tolerance of the optimum (regression: lstsq; "
-              "logistic: Newton's method to machine precision). Classification runs use "
-              "`loss='log_loss'`. The real data sets are scikit-learn's bundled diabetes "
-              "and breast-cancer tables: shipped with the package (no download), real "
-              "measurements with correlated features, but small, so their times are dominated "
-              "by per-call overhead.", ""]
+    lines += [
+        "",
+        SECTIONS[7],
+        "",
+        "Seconds of one whole `fit(max_iter=k, tol=None)` call, for the first k whose "
+        "objective (mean loss + 1e-4/2 |w|^2, scikit-learn's default L2, the same for "
+        "every run) is within the relative tolerance of the optimum (regression: lstsq; "
+        "logistic: Newton's method to machine precision). Classification runs use "
+        "`loss='log_loss'`. The real data sets are scikit-learn's bundled diabetes "
+        "and breast-cancer tables: shipped with the package (no download), real "
+        "measurements with correlated features, but small, so their times are dominated "
+        "by per-call overhead.",
+        "",
+    ]
     acc_rows = []
     for a in res["accuracy"]:
         cells = []
         for th in THRESHOLDS:
             hit = time_to_reach(a["curve"], th)
-            cells.append(f"{hit[0]:.3g} s ({hit[1]} ep.)" if hit else
-                         f"not reached in {a['curve'][-1][0] if a['curve'] else 0} ep.")
+            cells.append(
+                f"{hit[0]:.3g} s ({hit[1]} ep.)"
+                if hit
+                else f"not reached in {a['curve'][-1][0] if a['curve'] else 0} ep."
+            )
         best = min((p[2] for p in a["curve"]), default=np.nan)
         acc_rows.append((a["problem"], a["config"], *cells, f"{best:.2g}"))
-    lines += _table(["problem", "configuration", *(f"<= {t:g}" for t in THRESHOLDS),
-                     "best rel. excess"], acc_rows or [("-",) * 6])
+    lines += _table(
+        ["problem", "configuration", *(f"<= {t:g}" for t in THRESHOLDS), "best rel. excess"],
+        acc_rows or [("-",) * 6],
+    )
 
-    lines += ["", SECTIONS[8], "",
-              "A fresh interpreter imports fastgd and fits 1,000 x 10 rows three ways. Cold: "
-              "`NUMBA_CACHE_DIR` is a new empty directory, so the kernels compile; warm: the "
-              "same cache, filled (best of 2).", ""]
+    lines += [
+        "",
+        SECTIONS[8],
+        "",
+        "A fresh interpreter imports fastgd and fits 1,000 x 10 rows three ways. Cold: "
+        "`NUMBA_CACHE_DIR` is a new empty directory, so the kernels compile; warm: the "
+        "same cache, filled (best of 2).",
+        "",
+    ]
     st_rows = []
     for stage in ("cold", "warm"):
         s = res["startup"].get(stage)
         if s is None:
             st_rows.append((stage, "not measured", "", "", "", ""))
             continue
-        st_rows.append((stage, f"{s['import_s']:.3f}", f"{s['fit_float64_s']:.3f}",
-                        f"{s['fit_adam_batch32_s']:.3f}", f"{s['fit_float32_s']:.3f}",
-                        f"{s['total_s']:.3f}"))
-    lines += _table(["cache", "import s", "first fit float64 s", "then adam batch 32 s",
-                     "then float32 s", "total s"], st_rows)
+        st_rows.append(
+            (
+                stage,
+                f"{s['import_s']:.3f}",
+                f"{s['fit_float64_s']:.3f}",
+                f"{s['fit_adam_batch32_s']:.3f}",
+                f"{s['fit_float32_s']:.3f}",
+                f"{s['total_s']:.3f}",
+            )
+        )
+    lines += _table(
+        [
+            "cache",
+            "import s",
+            "first fit float64 s",
+            "then adam batch 32 s",
+            "then float32 s",
+            "total s",
+        ],
+        st_rows,
+    )
     lines += ["", SECTIONS[9], ""]
     for key, path in figures.items():
         lines += [f"![{key}]({path.name})", ""]
@@ -496,18 +656,31 @@ def make_figures(res: dict, out: Path) -> dict:
     for ax, mode in zip(axes, modes, strict=False):
         for impl in impls:
             for j, d in enumerate(ds):
-                pts = sorted((r["n"], r["samples_s"]) for r in tp if r["impl"] == impl
-                             and r["mode"] == mode and r["d"] == d and r["dtype"] == "float64")
+                pts = sorted(
+                    (r["n"], r["samples_s"])
+                    for r in tp
+                    if r["impl"] == impl
+                    and r["mode"] == mode
+                    and r["d"] == d
+                    and r["dtype"] == "float64"
+                )
                 if pts:
-                    ax.loglog(*zip(*pts, strict=True), styles[j % 4], marker="o", ms=3, color=colors[impl],
-                              label=f"{IMPL_LABELS[impl]}, d={d}")
+                    ax.loglog(
+                        *zip(*pts, strict=True),
+                        styles[j % 4],
+                        marker="o",
+                        ms=3,
+                        color=colors[impl],
+                        label=f"{IMPL_LABELS[impl]}, d={d}",
+                    )
         ax.set(title=f"mode {mode} (float64)", xlabel="n (rows)", ylabel="samples / s")
         ax.grid(True, which="both", alpha=0.3)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colors[i], marker="o", label=IMPL_LABELS[i]) for i in impls]
-    handles += [Line2D([], [], color="k", ls=styles[j % 4], label=f"d = {d}")
-                for j, d in enumerate(ds)]
+    handles += [
+        Line2D([], [], color="k", ls=styles[j % 4], label=f"d = {d}") for j, d in enumerate(ds)
+    ]
     fig.suptitle("Throughput of one epoch vs n (higher is better)")
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
@@ -521,15 +694,26 @@ def make_figures(res: dict, out: Path) -> dict:
     for ax, peer in zip(axes, peers, strict=False):
         keys = sorted({(s["mode"], s["d"], s["dtype"]) for s in sp if s["peer"] == peer})
         for mode, d, dtype in keys:
-            pts = sorted((s["n"], s["ratio"]) for s in sp if s["peer"] == peer
-                         and (s["mode"], s["d"], s["dtype"]) == (mode, d, dtype))
-            ax.loglog(*zip(*pts, strict=True), "--" if dtype == "float32" else "-", marker="o", ms=3,
-                      label=f"{mode} d={d} {dtype}")
+            pts = sorted(
+                (s["n"], s["ratio"])
+                for s in sp
+                if s["peer"] == peer and (s["mode"], s["d"], s["dtype"]) == (mode, d, dtype)
+            )
+            ax.loglog(
+                *zip(*pts, strict=True),
+                "--" if dtype == "float32" else "-",
+                marker="o",
+                ms=3,
+                label=f"{mode} d={d} {dtype}",
+            )
         ax.axhline(1.0, color="k", lw=0.8, label="parity")
         if peer == "sklearn":
             ax.axhline(3.0, color="r", lw=0.8, ls=":", label="goal 3x (float64)")
-        ax.set(title=f"fastgd fit vs {peer}", xlabel="n (rows)",
-               ylabel="speed-up (peer time / fastgd time)")
+        ax.set(
+            title=f"fastgd fit vs {peer}",
+            xlabel="n (rows)",
+            ylabel="speed-up (peer time / fastgd time)",
+        )
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6)
     fig.suptitle("Speed-up of fastgd over each peer, same session")
@@ -543,13 +727,21 @@ def make_figures(res: dict, out: Path) -> dict:
     for ax, d in zip(axes, ds or [0], strict=False):
         for mode in modes:
             for dtype, ls in (("float64", "-"), ("float32", "--")):
-                pts = sorted((r["n"], r["frac_plain"]) for r in fg if r["d"] == d
-                             and r["mode"] == mode and r["dtype"] == dtype)
+                pts = sorted(
+                    (r["n"], r["frac_plain"])
+                    for r in fg
+                    if r["d"] == d and r["mode"] == mode and r["dtype"] == dtype
+                )
                 if pts:
-                    ax.semilogx(*zip(*pts, strict=True), ls, marker="o", ms=3, label=f"{mode} {dtype}")
+                    ax.semilogx(
+                        *zip(*pts, strict=True), ls, marker="o", ms=3, label=f"{mode} {dtype}"
+                    )
         ax.axhline(0.8, color="r", lw=0.8, ls=":", label="goal 80% (sgd/1, d=100)")
-        ax.set(title=f"fastgd fit, d = {d}", xlabel="n (rows)",
-               ylabel="X read rate / single-core plain-sum bandwidth")
+        ax.set(
+            title=f"fastgd fit, d = {d}",
+            xlabel="n (rows)",
+            ylabel="X read rate / single-core plain-sum bandwidth",
+        )
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=6)
     fig.suptitle("Fraction of the measured single-core read bandwidth")
@@ -599,24 +791,44 @@ def make_figures(res: dict, out: Path) -> dict:
 # --------------------------------------------------------------------------- command
 def find_bench_dir(given=None) -> Path:
     """The ``bench/`` directory of a source checkout: ``given``, ./bench or next to fastgd."""
-    candidates = [Path(given)] if given else [Path.cwd() / "bench",
-                                              Path(__file__).resolve().parents[1] / "bench"]
+    candidates = (
+        [Path(given)]
+        if given
+        else [Path.cwd() / "bench", Path(__file__).resolve().parents[1] / "bench"]
+    )
     for c in candidates:
         if (c / "benchlib.py").is_file():
             return c
-    raise OSError("fastgd bench needs the bench/ directory of a fastgd source checkout; run "
-                  "it from the repository root or pass --bench-dir.")
+    raise OSError(
+        "fastgd bench needs the bench/ directory of a fastgd source checkout; run "
+        "it from the repository root or pass --bench-dir."
+    )
 
 
 def pytest_command(args, json_path: Path, bench_dir: Path) -> list[str]:
     """The pytest command line that runs the suites for ``args``."""
     profile = "full" if args.full else "tiny" if args.tiny else "quick"
     max_time = {"tiny": "0.01", "quick": "0.05", "full": "0.2"}[profile]
-    cmd = [sys.executable, "-m", "pytest", str(bench_dir), "-p", "no:cacheprovider",
-           "-o", "addopts=", "-W", "ignore", "-v", "--tb=short",
-           f"--fastgd-profile={profile}", f"--benchmark-json={json_path}",
-           "--benchmark-min-rounds=3", f"--benchmark-max-time={max_time}",
-           "--benchmark-warmup=off", "--benchmark-quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(bench_dir),
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "-W",
+        "ignore",
+        "-v",
+        "--tb=short",
+        f"--fastgd-profile={profile}",
+        f"--benchmark-json={json_path}",
+        "--benchmark-min-rounds=3",
+        f"--benchmark-max-time={max_time}",
+        "--benchmark-warmup=off",
+        "--benchmark-quiet",
+    ]
     if args.sizes:
         cmd.append(f"--fastgd-sizes={args.sizes}")
     if args.dims:
@@ -640,21 +852,30 @@ def run(args: argparse.Namespace) -> int:
             import matplotlib  # noqa: F401
             import pytest_benchmark  # noqa: F401
         except ImportError as exc:
-            print(f"fastgd bench needs the bench extra ({exc.name} is missing): "
-                  "pip install 'fastgd[bench]'", file=sys.stderr)
+            print(
+                f"fastgd bench needs the bench extra ({exc.name} is missing): "
+                "pip install 'fastgd[bench]'",
+                file=sys.stderr,
+            )
             return 2
         bench_dir = find_bench_dir(args.bench_dir)
         out.mkdir(parents=True, exist_ok=True)
         json_path = out / JSON_NAME
         cmd = pytest_command(args, json_path.resolve(), bench_dir)
         command = command_text(args)
-        print(f"fastgd bench: running the suites in {bench_dir} "
-              f"({'full' if args.full else 'tiny' if args.tiny else 'quick'} sweep; each line "
-              "below is one benchmark)\n  " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+        print(
+            f"fastgd bench: running the suites in {bench_dir} "
+            f"({'full' if args.full else 'tiny' if args.tiny else 'quick'} sweep; each line "
+            "below is one benchmark)\n  " + " ".join(shlex.quote(c) for c in cmd),
+            flush=True,
+        )
         t0 = time.perf_counter()
         rc = subprocess.run(cmd).returncode
-        print(f"fastgd bench: suites finished in {time.perf_counter() - t0:.0f} s "
-              f"(pytest exit code {rc})", flush=True)
+        print(
+            f"fastgd bench: suites finished in {time.perf_counter() - t0:.0f} s "
+            f"(pytest exit code {rc})",
+            flush=True,
+        )
         if not json_path.is_file():
             print("fastgd bench: no benchmark JSON was written", file=sys.stderr)
             return rc or 1
@@ -667,8 +888,10 @@ def run(args: argparse.Namespace) -> int:
         update_readme(Path(args.readme), res, report)
         print(f"fastgd bench: headline table written into {args.readme}")
     for g in evaluate_goals(res):
-        print(f"  {g['verdict']:<12} {g['goal']}: {g['measured']} (target {g['target']})"
-              + (f" [{g['note']}]" if g["note"] else ""))
+        print(
+            f"  {g['verdict']:<12} {g['goal']}: {g['measured']} (target {g['target']})"
+            + (f" [{g['note']}]" if g["note"] else "")
+        )
     return rc
 
 
@@ -693,13 +916,17 @@ def update_readme(readme: Path, res: dict, report: Path) -> None:
         raise ValueError(f"{readme} has no {README_START} / {README_END} markers.")
     rel = os.path.relpath(report.parent, readme.parent)
     m = res["machine"]
-    body = [README_START,
-            f"Measured by `fastgd bench` ({m.get('profile', '?')} profile) on {m.get('CPU', '?')}, "
-            f"{m.get('cores', '?')}, {m.get('date', '?')[:10]}; "
-            f"full report: [{rel}/{REPORT_NAME}]({rel}/{REPORT_NAME}).", ""]
-    body += _table(["goal", "target", "measured", "verdict"],
-                   [(g["goal"], g["target"], g["measured"], g["verdict"])
-                    for g in evaluate_goals(res)])
+    body = [
+        README_START,
+        f"Measured by `fastgd bench` ({m.get('profile', '?')} profile) on {m.get('CPU', '?')}, "
+        f"{m.get('cores', '?')}, {m.get('date', '?')[:10]}; "
+        f"full report: [{rel}/{REPORT_NAME}]({rel}/{REPORT_NAME}).",
+        "",
+    ]
+    body += _table(
+        ["goal", "target", "measured", "verdict"],
+        [(g["goal"], g["target"], g["measured"], g["verdict"]) for g in evaluate_goals(res)],
+    )
     body += ["", f"![throughput vs n]({rel}/{FIGURES['throughput']})", README_END]
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
@@ -724,23 +951,38 @@ def register(subparsers) -> None:
     """
     p = subparsers.add_parser("bench", help="run the benchmark suites and write reports/")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true",
-                      help="quick sweep (the default): n up to 1e6 at d in {10, 100}")
-    size.add_argument("--full", action="store_true",
-                      help="whole grid: n up to 1e7 at d in {10, 100, 1000}, every mode")
+    size.add_argument(
+        "--quick",
+        action="store_true",
+        help="quick sweep (the default): n up to 1e6 at d in {10, 100}",
+    )
+    size.add_argument(
+        "--full",
+        action="store_true",
+        help="whole grid: n up to 1e7 at d in {10, 100, 1000}, every mode",
+    )
     size.add_argument("--tiny", action="store_true", help="tiny sizes, seconds (for tests)")
     p.add_argument("--sizes", default="", help="comma-separated n values (override)")
     p.add_argument("--dims", default="", help="comma-separated d values (override)")
     p.add_argument("--impls", default="", help="comma-separated implementations (subset)")
-    p.add_argument("--skip-cold", action="store_true",
-                   help="skip the cold-compile measurement (~20 s)")
+    p.add_argument(
+        "--skip-cold", action="store_true", help="skip the cold-compile measurement (~20 s)"
+    )
     p.add_argument("--out", default="reports", help="report directory (default reports/)")
     p.add_argument("--bench-dir", default=None, help="the suites (default ./bench)")
-    p.add_argument("--report-only", metavar="JSON", default=None,
-                   help="only rebuild the report from a saved benchmark JSON")
-    p.add_argument("--readme", default=None, metavar="README.md",
-                   help="also write the goals table and headline figure into this README "
-                        "(between its fastgd-bench markers)")
+    p.add_argument(
+        "--report-only",
+        metavar="JSON",
+        default=None,
+        help="only rebuild the report from a saved benchmark JSON",
+    )
+    p.add_argument(
+        "--readme",
+        default=None,
+        metavar="README.md",
+        help="also write the goals table and headline figure into this README "
+        "(between its fastgd-bench markers)",
+    )
     p.set_defaults(func=run)
 
 

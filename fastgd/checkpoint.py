@@ -35,8 +35,9 @@ def _encode_param(name, value):
     if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         return value.item() if hasattr(value, "item") else value
     if isinstance(value, dict):
-        return {"__dict__": [[_encode_param(name, k), _encode_param(name, v)]
-                             for k, v in value.items()]}
+        return {
+            "__dict__": [[_encode_param(name, k), _encode_param(name, v)] for k, v in value.items()]
+        }
     if name == "random_state":
         return None  # a RandomState object: the RNG's own state is saved separately
     raise ValueError(f"parameter {name}={value!r} cannot be stored in a checkpoint.")
@@ -88,7 +89,8 @@ def write(path, state: dict) -> Path:
         arrays["classes"] = _string_array(state["classes"], "classes_")
     if state.get("feature_names_in") is not None:
         arrays["feature_names_in"] = _string_array(
-            np.asarray(state["feature_names_in"]).astype(str), "feature_names_in_")
+            np.asarray(state["feature_names_in"]).astype(str), "feature_names_in_"
+        )
     if state.get("pending") is not None:
         arrays["pending_X"], arrays["pending_Y"], arrays["pending_sw"] = state["pending"]
     rng = state["rng"]
@@ -162,9 +164,15 @@ def read(path) -> dict:
         raise ValueError(f"{path}: unsupported random generator state in the checkpoint.")
     try:
         n_models = int(meta["n_models"])
-        models = [{"params": members[f"lin{k}_params"], "state": members[f"lin{k}_state"],
-                   "counters": members[f"lin{k}_counters"],
-                   "loss_curve": members[f"lin{k}_curve"].tolist()} for k in range(n_models)]
+        models = [
+            {
+                "params": members[f"lin{k}_params"],
+                "state": members[f"lin{k}_state"],
+                "counters": members[f"lin{k}_counters"],
+                "loss_curve": members[f"lin{k}_curve"].tolist(),
+            }
+            for k in range(n_models)
+        ]
         pending = None
         if "pending_X" in members:
             pending = (members["pending_X"], members["pending_Y"], members["pending_sw"])

@@ -32,22 +32,39 @@ def _warm_kernels(out=print) -> None:
     from . import options
     from ._driver import run_epoch
 
-    paths = (("per-sample SGD (carried dot)", "sgd", "l2", 1),
-             ("per-sample SGD (L1 / averaging)", "sgd", "l1", 1),
-             ("mini- and full-batch optimizers", "adam", "l2", 4))
-    out("Preparing the compiled kernels (compiled on the first run on this machine, "
-        "then loaded from numba's cache):", flush=True)
+    paths = (
+        ("per-sample SGD (carried dot)", "sgd", "l2", 1),
+        ("per-sample SGD (L1 / averaging)", "sgd", "l1", 1),
+        ("mini- and full-batch optimizers", "adam", "l2", 4),
+    )
+    out(
+        "Preparing the compiled kernels (compiled on the first run on this machine, "
+        "then loaded from numba's cache):",
+        flush=True,
+    )
     rng = np.random.default_rng(0)
     for label, opt, penalty, batch in paths:
         for dtype in (np.float64, np.float32):
             X = rng.normal(size=(8, 3)).astype(dtype)
-            hp = C.make_hp(eta0=0.01, alpha=1e-4, fit_intercept=1.0, beta1=0.9, beta2=0.999,
-                           eps=1e-8)
+            hp = C.make_hp(
+                eta0=0.01, alpha=1e-4, fit_intercept=1.0, beta1=0.9, beta2=0.999, eps=1e-8
+            )
             t0 = time.perf_counter()
-            run_epoch(X, np.zeros(8), np.ones(8), np.arange(8), np.zeros(4), C.new_state(3),
-                      C.new_counters(0.01), hp, C.LOSS_SQUARED_ERROR,
-                      options.PENALTIES[penalty].code, options.OPTIMIZERS[opt].code,
-                      C.SCHED_CONSTANT, batch)
+            run_epoch(
+                X,
+                np.zeros(8),
+                np.ones(8),
+                np.arange(8),
+                np.zeros(4),
+                C.new_state(3),
+                C.new_counters(0.01),
+                hp,
+                C.LOSS_SQUARED_ERROR,
+                options.PENALTIES[penalty].code,
+                options.OPTIMIZERS[opt].code,
+                C.SCHED_CONSTANT,
+                batch,
+            )
             took = time.perf_counter() - t0
             how = "compiled" if took > 0.5 else "from the cache"
             out(f"  {label:<34} {np.dtype(dtype).name:<8} {took:6.1f} s  {how}", flush=True)
@@ -71,8 +88,13 @@ def _verify(args: argparse.Namespace) -> int:
     if not args.no_progress:
         from tqdm import tqdm
 
-        progress = tqdm(total=4 * len(cases), desc="kernel = reference", unit="cfg",
-                        mininterval=0.5, file=sys.stderr)
+        progress = tqdm(
+            total=4 * len(cases),
+            desc="kernel = reference",
+            unit="cfg",
+            mininterval=0.5,
+            file=sys.stderr,
+        )
     for (name, cfg), width in cases:
         X, y, sw = _grid.make_data(cfg.loss, d=width)
         name = f"{name}/d={width}"
@@ -81,7 +103,11 @@ def _verify(args: argparse.Namespace) -> int:
                 weights = sw if weighted else np.ones_like(sw)
                 X_kernel = X.astype(np.float32) if dtype == "float32" else None
                 dev = _grid.compare(
-                    _grid.Config(**vars(cfg)), X, y, weights, X_kernel=X_kernel,
+                    _grid.Config(**vars(cfg)),
+                    X,
+                    y,
+                    weights,
+                    X_kernel=X_kernel,
                     model_only=dtype == "float32",
                 )
                 n_configs += 1
@@ -138,8 +164,7 @@ def _finite_or_none(values) -> list:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from .estimators import load
-    from .estimators import SGDClassifier, SGDRegressor
+    from .estimators import SGDClassifier, SGDRegressor, load
     from .stream import fit_stream, stream_position
 
     if args.epochs < 1:
@@ -156,7 +181,8 @@ def _fit(args: argparse.Namespace) -> int:
         if not isinstance(model, cls):
             raise ValueError(
                 f"--resume {args.resume} holds a {type(model).__name__}; "
-                + ("drop" if args.classifier else "add") + " --classifier."
+                + ("drop" if args.classifier else "add")
+                + " --classifier."
             )
         current = model.get_params()
         for name, value in params.items():
@@ -193,16 +219,26 @@ def _fit(args: argparse.Namespace) -> int:
 
     try:
         report = fit_stream(
-            model, stream(), classes=classes, progress=not args.no_progress,
-            checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            model,
+            stream(),
+            classes=classes,
+            progress=not args.no_progress,
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
             total_rows=None if per_epoch is None else per_epoch * args.epochs,
             skip_rows=position,
         )
     except KeyboardInterrupt as exc:
         done = getattr(exc, "stream_report", None)
         where = "" if done is None else f" at row {done.position} of the stream"
-        saved = (f"; the model up to there is in {args.checkpoint}: continue with "
-                 f"--resume {args.checkpoint}") if args.checkpoint else ""
+        saved = (
+            (
+                f"; the model up to there is in {args.checkpoint}: continue with "
+                f"--resume {args.checkpoint}"
+            )
+            if args.checkpoint
+            else ""
+        )
         print(f"fastgd fit: interrupted{where}{saved}.", file=sys.stderr)
         return 130
     if not hasattr(model, "coef_"):
@@ -220,8 +256,11 @@ def _fit(args: argparse.Namespace) -> int:
     name = report.score_name
     result = {
         "estimator": cls.__name__,
-        "params": {k: v for k, v in model.get_params().items()
-                   if v is None or isinstance(v, (bool, int, float, str))},
+        "params": {
+            k: v
+            for k, v in model.get_params().items()
+            if v is None or isinstance(v, (bool, int, float, str))
+        },
         "data": str(args.data),
         "rows_per_epoch": epoch_ends[0] if epoch_ends else per_epoch,
         "n_features": int(model.n_features_in_),
@@ -251,16 +290,22 @@ def _fit(args: argparse.Namespace) -> int:
         result["classes"] = np.asarray(model.classes_).tolist()
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"{cls.__name__} on {report.rows} rows x {model.n_features_in_} features "
-          f"({report.chunks} chunks, {args.epochs} epoch{'s' if args.epochs > 1 else ''}"
-          f"{f', resumed at row {position}' if position else ''}) in {report.seconds:.3f} s, "
-          f"{report.rows_per_second:,.0f} rows/s")
+    print(
+        f"{cls.__name__} on {report.rows} rows x {model.n_features_in_} features "
+        f"({report.chunks} chunks, {args.epochs} epoch{'s' if args.epochs > 1 else ''}"
+        f"{f', resumed at row {position}' if position else ''}) in {report.seconds:.3f} s, "
+        f"{report.rows_per_second:,.0f} rows/s"
+    )
     print("coef:", np.array2string(np.asarray(model.coef_), precision=6))
     print("intercept:", np.array2string(np.asarray(model.intercept_), precision=6))
     if epoch_loss:
-        print("progressive validation (test-then-train) per epoch: "
-              + ", ".join(f"epoch {e}: loss {v:.6g} {name} {s:.4f}"
-                          for (e, v), (_, s) in zip(epoch_loss, epoch_score, strict=True)))
+        print(
+            "progressive validation (test-then-train) per epoch: "
+            + ", ".join(
+                f"epoch {e}: loss {v:.6g} {name} {s:.4f}"
+                for (e, v), (_, s) in zip(epoch_loss, epoch_score, strict=True)
+            )
+        )
     if args.checkpoint:
         print(f"checkpoint: {args.checkpoint}")
     return 0
@@ -283,31 +328,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_verify)
 
     p = sub.add_parser(
-        "fit", help="stream a model over a CSV/.npy/Parquet file or a directory of chunk files",
+        "fit",
+        help="stream a model over a CSV/.npy/Parquet file or a directory of chunk files",
         description="Train with partial_fit chunk by chunk (memory bounded by --chunk-rows), "
         "with a progress bar, progressive validation and optional checkpoints. At the end "
         "of the stream a waiting incomplete mini-batch is applied (flush).",
     )
-    p.add_argument("data", help="a .csv (optional header), .npy or .parquet file, or a "
-                   "directory of such chunk files (read in sorted name order)")
-    p.add_argument("--target", default="-1",
-                   help="target column: index (default -1, the last) or CSV/Parquet name")
+    p.add_argument(
+        "data",
+        help="a .csv (optional header), .npy or .parquet file, or a "
+        "directory of such chunk files (read in sorted name order)",
+    )
+    p.add_argument(
+        "--target",
+        default="-1",
+        help="target column: index (default -1, the last) or CSV/Parquet name",
+    )
     p.add_argument("--delimiter", default=",", help="CSV delimiter")
     p.add_argument("--classifier", action="store_true", help="SGDClassifier (default regressor)")
-    p.add_argument("--classes", metavar="A,B,...",
-                   help="classifier labels (default: found by a first pass over the targets)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="estimator parameter, e.g. --param optimizer=adam --param batch_size=32")
+    p.add_argument(
+        "--classes",
+        metavar="A,B,...",
+        help="classifier labels (default: found by a first pass over the targets)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="estimator parameter, e.g. --param optimizer=adam --param batch_size=32",
+    )
     p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per chunk (10000)")
-    p.add_argument("--epochs", type=int, default=1,
-                   help="passes over the data, one stream (default 1)")
-    p.add_argument("--checkpoint", metavar="FILE",
-                   help="save the training state here at the end, on Ctrl-C and every "
-                   "--checkpoint-every chunks (.npz; FILE.stream.json holds the position)")
+    p.add_argument(
+        "--epochs", type=int, default=1, help="passes over the data, one stream (default 1)"
+    )
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="save the training state here at the end, on Ctrl-C and every "
+        "--checkpoint-every chunks (.npz; FILE.stream.json holds the position)",
+    )
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="chunks between checkpoints")
-    p.add_argument("--resume", metavar="FILE",
-                   help="load the estimator from this checkpoint and continue the stream where "
-                   "it stopped (same data, --chunk-rows and --epochs count from the start)")
+    p.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="load the estimator from this checkpoint and continue the stream where "
+        "it stopped (same data, --chunk-rows and --epochs count from the start)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", help="write coefficients, loss and progressive scores to this JSON")
     p.set_defaults(func=_fit)

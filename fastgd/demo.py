@@ -115,7 +115,9 @@ def format_table(rows: list[dict]) -> str:
     widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
     line = "   " + "  ".join(k.ljust(w) for k, w in zip(keys, widths, strict=True))
     out = [line, "   " + "  ".join("-" * w for w in widths)]
-    out += ["   " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    out += [
+        "   " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells
+    ]
     return "\n".join(out)
 
 
@@ -214,8 +216,23 @@ def _reg(**kw) -> SGDRegressor:
 
 
 # ===================================================================== the examples
-WORKED_X = np.array([[1, 2], [3, 1], [1, 1], [0, 1], [2, 2], [-2, 3], [1, 2], [-1, -0.5],
-                     [0.5, 1.2], [2, 1], [-2, 3], [-1, 1]], dtype=float)
+WORKED_X = np.array(
+    [
+        [1, 2],
+        [3, 1],
+        [1, 1],
+        [0, 1],
+        [2, 2],
+        [-2, 3],
+        [1, 2],
+        [-1, -0.5],
+        [0.5, 1.2],
+        [2, 1],
+        [-2, 3],
+        [-1, 1],
+    ],
+    dtype=float,
+)
 WORKED_Y = WORKED_X @ np.array([1.5, 1.5]) + 0.1
 
 
@@ -228,34 +245,71 @@ def worked_example(size: str = "full", outdir: str | Path | None = None) -> Exam
     ``b1 = 0.32``; more epochs recover ``[1.5, 1.5]`` and ``0.1``.
     """
     small = _check_size(size)
-    ex = _Example("worked_example", "12 observations, mini-batches of 3, the first step by hand",
-                  outdir)
+    ex = _Example(
+        "worked_example", "12 observations, mini-batches of 3, the first step by hand", outdir
+    )
     X, y = WORKED_X, WORKED_Y
-    first, sec1 = _fit(_reg(batch_size=3, max_iter=1, shuffle=False, eta0=0.2),
-                       X[:3], y[:3], coef_init=[1.0, 1.0], intercept_init=0.0)
+    first, sec1 = _fit(
+        _reg(batch_size=3, max_iter=1, shuffle=False, eta0=0.2),
+        X[:3],
+        y[:3],
+        coef_init=[1.0, 1.0],
+        intercept_init=0.0,
+    )
     # the same step written out: gradient of 0.5 (p - y)^2 averaged over the batch
     p = X[:3] @ [1.0, 1.0]
     by_hand_w = np.array([1.0, 1.0]) - 0.2 * (p - y[:3]) @ X[:3] / 3
     by_hand_b = -0.2 * np.mean(p - y[:3])
     epochs = 300 if small else 3000
-    full, sec = _fit(_reg(batch_size=3, max_iter=epochs, shuffle=False, eta0=0.2), X, y,
-                     coef_init=[1.0, 1.0], intercept_init=0.0)
-    ex.row(step="after batch 1 (tutorial: w=[1.6, 1.42667], b=0.32)", w=first.coef_,
-           b=float(first.intercept_[0]), MSE=_mse(first, X, y), epochs=1, **{"time (s)": sec1})
-    ex.row(step=f"after {epochs} epochs (true: w=[1.5, 1.5], b=0.1)", w=full.coef_,
-           b=float(full.intercept_[0]), MSE=_mse(full, X, y), epochs=int(full.n_iter_),
-           **{"time (s)": sec})
-    ex.check("first batch: w1 = [1.6, 1.42666667], b1 = 0.32 (the published numbers)",
-             np.allclose(first.coef_, [1.6, 1.42666667], atol=1e-8)
-             and abs(first.intercept_[0] - 0.32) < 1e-12)
-    ex.check("first batch equals the hand-written step", np.allclose(first.coef_, by_hand_w,
-                                                                      rtol=1e-14))
-    ex.check("training recovers w = [1.5, 1.5], b = 0.1 to 1e-6",
-             np.allclose(full.coef_, [1.5, 1.5], atol=1e-6) and abs(full.intercept_[0] - 0.1) < 1e-6)
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        {"mini-batch 3, eta0=0.2": full}, path=path, title="Worked example: training loss"))
-    return ex.done(w1=first.coef_.copy(), b1=float(first.intercept_[0]), w=full.coef_.copy(),
-                   b=float(full.intercept_[0]), by_hand_w=by_hand_w, by_hand_b=by_hand_b)
+    full, sec = _fit(
+        _reg(batch_size=3, max_iter=epochs, shuffle=False, eta0=0.2),
+        X,
+        y,
+        coef_init=[1.0, 1.0],
+        intercept_init=0.0,
+    )
+    ex.row(
+        step="after batch 1 (tutorial: w=[1.6, 1.42667], b=0.32)",
+        w=first.coef_,
+        b=float(first.intercept_[0]),
+        MSE=_mse(first, X, y),
+        epochs=1,
+        **{"time (s)": sec1},
+    )
+    ex.row(
+        step=f"after {epochs} epochs (true: w=[1.5, 1.5], b=0.1)",
+        w=full.coef_,
+        b=float(full.intercept_[0]),
+        MSE=_mse(full, X, y),
+        epochs=int(full.n_iter_),
+        **{"time (s)": sec},
+    )
+    ex.check(
+        "first batch: w1 = [1.6, 1.42666667], b1 = 0.32 (the published numbers)",
+        np.allclose(first.coef_, [1.6, 1.42666667], atol=1e-8)
+        and abs(first.intercept_[0] - 0.32) < 1e-12,
+    )
+    ex.check(
+        "first batch equals the hand-written step", np.allclose(first.coef_, by_hand_w, rtol=1e-14)
+    )
+    ex.check(
+        "training recovers w = [1.5, 1.5], b = 0.1 to 1e-6",
+        np.allclose(full.coef_, [1.5, 1.5], atol=1e-6) and abs(full.intercept_[0] - 0.1) < 1e-6,
+    )
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            {"mini-batch 3, eta0=0.2": full}, path=path, title="Worked example: training loss"
+        ),
+    )
+    return ex.done(
+        w1=first.coef_.copy(),
+        b1=float(first.intercept_[0]),
+        w=full.coef_.copy(),
+        b=float(full.intercept_[0]),
+        by_hand_w=by_hand_w,
+        by_hand_b=by_hand_b,
+    )
 
 
 def line_fit(size: str = "full", outdir: str | Path | None = None) -> ExampleResult:
@@ -268,8 +322,9 @@ def line_fit(size: str = "full", outdir: str | Path | None = None) -> ExampleRes
     run, so ``size='small'`` runs it too (about 2 s).
     """
     _check_size(size)
-    ex = _Example("line_fit", "y = 0.5 x + 2, x = 1..300, full-batch GD (published numbers)",
-                  outdir)
+    ex = _Example(
+        "line_fit", "y = 0.5 x + 2, x = 1..300, full-batch GD (published numbers)", outdir
+    )
     x = np.arange(1, 301, dtype=float)
     X = x[:, None]
     y = 0.5 * x + 2.0
@@ -279,26 +334,46 @@ def line_fit(size: str = "full", outdir: str | Path | None = None) -> ExampleRes
     scaled, sec_s = _fit(_reg(batch_size=None, max_iter=500, shuffle=False, eta0=0.5), Xs, y)
     w_s = scaled.coef_[0] / sd
     b_s = scaled.intercept_[0] - scaled.coef_[0] * mu / sd
-    ex.row(method="raw x, eta0=5e-5, 200,000 epochs", w=float(model.coef_[0]),
-           b=float(model.intercept_[0]), **{"w (true)": 0.5, "b (true)": 2.0},
-           MSE=_mse(model, X, y), epochs=int(model.n_iter_), **{"time (s)": sec})
-    ex.row(method="standardised x, eta0=0.5, 500 epochs", w=float(w_s), b=float(b_s),
-           **{"w (true)": 0.5, "b (true)": 2.0}, MSE=_mse(scaled, Xs, y),
-           epochs=int(scaled.n_iter_), **{"time (s)": sec_s})
+    ex.row(
+        method="raw x, eta0=5e-5, 200,000 epochs",
+        w=float(model.coef_[0]),
+        b=float(model.intercept_[0]),
+        **{"w (true)": 0.5, "b (true)": 2.0},
+        MSE=_mse(model, X, y),
+        epochs=int(model.n_iter_),
+        **{"time (s)": sec},
+    )
+    ex.row(
+        method="standardised x, eta0=0.5, 500 epochs",
+        w=float(w_s),
+        b=float(b_s),
+        **{"w (true)": 0.5, "b (true)": 2.0},
+        MSE=_mse(scaled, Xs, y),
+        epochs=int(scaled.n_iter_),
+        **{"time (s)": sec_s},
+    )
     ex.result.notes.append("tutorial: w = 0.5008287639956263, b = 1.8339723159878247")
-    ex.check("w = 0.5008287639956263 and b = 1.8339723159878247 to 1e-9 (the published numbers)",
-             abs(model.coef_[0] - 0.5008287639956263) < 1e-9
-             and abs(model.intercept_[0] - 1.8339723159878247) < 1e-9)
-    ex.check("standardised x recovers w = 0.5, b = 2 to 1e-9",
-             abs(w_s - 0.5) < 1e-9 and abs(b_s - 2.0) < 1e-9)
+    ex.check(
+        "w = 0.5008287639956263 and b = 1.8339723159878247 to 1e-9 (the published numbers)",
+        abs(model.coef_[0] - 0.5008287639956263) < 1e-9
+        and abs(model.intercept_[0] - 1.8339723159878247) < 1e-9,
+    )
+    ex.check(
+        "standardised x recovers w = 0.5, b = 2 to 1e-9",
+        abs(w_s - 0.5) < 1e-9 and abs(b_s - 2.0) < 1e-9,
+    )
 
     def fit_figure(path):
         from .plot import _figure, _finish
 
         fig, ax = _figure()
         ax.scatter(x[::5], y[::5], s=8, color="k", label="data y = 0.5 x + 2")
-        ax.plot(x, model.predict(X), lw=1.5, label=f"raw x: {model.coef_[0]:.4f} x + "
-                f"{model.intercept_[0]:.4f}")
+        ax.plot(
+            x,
+            model.predict(X),
+            lw=1.5,
+            label=f"raw x: {model.coef_[0]:.4f} x + {model.intercept_[0]:.4f}",
+        )
         ax.plot(x, w_s * x + b_s, lw=1.5, ls="--", label=f"standardised: {w_s:.4f} x + {b_s:.4f}")
         ax.set_xlabel("x")
         ax.set_ylabel("y")
@@ -307,18 +382,33 @@ def line_fit(size: str = "full", outdir: str | Path | None = None) -> ExampleRes
         return _finish(fig, path)
 
     ex.figure("fit", fit_figure)
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        {"raw x, eta0=5e-5": model, "standardised x, eta0=0.5": scaled}, path=path,
-        title="y = 0.5 x + 2: training loss", log_x=True))
-    return ex.done(w=float(model.coef_[0]), b=float(model.intercept_[0]), w_scaled=float(w_s),
-                   b_scaled=float(b_s))
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            {"raw x, eta0=5e-5": model, "standardised x, eta0=0.5": scaled},
+            path=path,
+            title="y = 0.5 x + 2: training loss",
+            log_x=True,
+        ),
+    )
+    return ex.done(
+        w=float(model.coef_[0]),
+        b=float(model.intercept_[0]),
+        w_scaled=float(w_s),
+        b_scaled=float(b_s),
+    )
 
 
-def batch_minibatch_stochastic(size: str = "full", outdir: str | Path | None = None) -> ExampleResult:
+def batch_minibatch_stochastic(
+    size: str = "full", outdir: str | Path | None = None
+) -> ExampleResult:
     """Linear regression by batch, mini-batch (32) and stochastic (per-sample) GD, compared."""
     small = _check_size(size)
-    ex = _Example("batch_minibatch_stochastic",
-                  "linear regression by batch, mini-batch and stochastic GD", outdir)
+    ex = _Example(
+        "batch_minibatch_stochastic",
+        "linear regression by batch, mini-batch and stochastic GD",
+        outdir,
+    )
     n = 500 if small else 5000
     X, y = _regression_data(n)
     configs = {
@@ -333,12 +423,22 @@ def batch_minibatch_stochastic(size: str = "full", outdir: str | Path | None = N
         ex.row(**_param_row(label, model, X, y, sec))
     errors = {k: _param_error(m) for k, m in models.items()}
     ex.check("every method recovers w and b to 0.05", max(errors.values()) < 0.05)
-    ex.check("every loss curve ends near the noise level (MSE < 0.02)",
-             all(_mse(m, X, y) < 0.02 for m in models.values()))
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        models, path=path, title="Batch vs mini-batch vs stochastic GD"))
-    ex.figure("predictions", lambda path: _plot().predictions_vs_targets(
-        y, {k: m.predict(X) for k, m in models.items()}, path=path))
+    ex.check(
+        "every loss curve ends near the noise level (MSE < 0.02)",
+        all(_mse(m, X, y) < 0.02 for m in models.values()),
+    )
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            models, path=path, title="Batch vs mini-batch vs stochastic GD"
+        ),
+    )
+    ex.figure(
+        "predictions",
+        lambda path: _plot().predictions_vs_targets(
+            y, {k: m.predict(X) for k, m in models.items()}, path=path
+        ),
+    )
     return ex.done(errors=errors, coef={k: m.coef_.copy() for k, m in models.items()})
 
 
@@ -355,16 +455,24 @@ def shuffled_minibatches(size: str = "full", outdir: str | Path | None = None) -
     order = np.argsort(y)
     X, y = X[order], y[order]
     models = {}
-    for label, shuffle in (("in order (shuffle=False)", False), ("reshuffled (shuffle=True)", True)):
+    for label, shuffle in (
+        ("in order (shuffle=False)", False),
+        ("reshuffled (shuffle=True)", True),
+    ):
         model, sec = _fit(_reg(batch_size=16, eta0=0.05, max_iter=20, shuffle=shuffle), X, y)
         models[label] = model
         ex.row(**_param_row(label, model, X, y, sec))
     err_sorted, err_shuffled = (_param_error(m) for m in models.values())
-    ex.check("reshuffling gives smaller parameter errors than sorted order",
-             err_shuffled < err_sorted)
+    ex.check(
+        "reshuffling gives smaller parameter errors than sorted order", err_shuffled < err_sorted
+    )
     ex.check("reshuffled mini-batches recover w and b to 0.1", err_shuffled < 0.1)
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        models, path=path, title="Mini-batches of sorted data: shuffled or not"))
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            models, path=path, title="Mini-batches of sorted data: shuffled or not"
+        ),
+    )
     return ex.done(error_sorted=err_sorted, error_shuffled=err_shuffled)
 
 
@@ -383,15 +491,23 @@ def learning_rates(size: str = "full", outdir: str | Path | None = None) -> Exam
     above 1 diverges.
     """
     _check_size(size)
-    ex = _Example("learning_rates", "f(x) = x^2: converged / slow / diverged per learning rate",
-                  outdir)
+    ex = _Example(
+        "learning_rates", "f(x) = x^2: converged / slow / diverged per learning rate", outdir
+    )
     rates = [0.001, 0.01, 0.1, 0.5, 0.9, 1.1]
     holder: dict[str, Any] = {}
 
     def make(path):
         rows, fig = _plot().learning_rate_comparison(
-            _quadratic_1d, _quadratic_1d_grad, [5.0], rates, max_iter=200, tol=1e-6, path=path,
-            title="f(x) = x^2 from x = 5: learning rates compared")
+            _quadratic_1d,
+            _quadratic_1d_grad,
+            [5.0],
+            rates,
+            max_iter=200,
+            tol=1e-6,
+            path=path,
+            title="f(x) = x^2 from x = 5: learning rates compared",
+        )
         holder["rows"] = rows
         return fig
 
@@ -401,14 +517,28 @@ def learning_rates(size: str = "full", outdir: str | Path | None = None) -> Exam
         rows = []
         for eta in rates:
             res = minimize(_quadratic_1d, _quadratic_1d_grad, [5.0], eta0=eta, max_iter=200)
-            rows.append({"eta0": eta, "x": res.x, "f": res.fun, "n_iter": res.n_iter,
-                         "verdict": res.verdict})
+            rows.append(
+                {
+                    "eta0": eta,
+                    "x": res.x,
+                    "f": res.fun,
+                    "n_iter": res.n_iter,
+                    "verdict": res.verdict,
+                }
+            )
     for r in rows:
-        ex.row(eta0=r["eta0"], **{"final x": r["x"]}, **{"f(x)": r["f"]}, iterations=r["n_iter"],
-               verdict=r["verdict"])
+        ex.row(
+            eta0=r["eta0"],
+            **{"final x": r["x"]},
+            **{"f(x)": r["f"]},
+            iterations=r["n_iter"],
+            verdict=r["verdict"],
+        )
     verdicts = [r["verdict"] for r in rows]
-    ex.check("verdicts: slow, slow, converged, converged, converged, diverged",
-             verdicts == ["slow", "slow", "converged", "converged", "converged", "diverged"])
+    ex.check(
+        "verdicts: slow, slow, converged, converged, converged, diverged",
+        verdicts == ["slow", "slow", "converged", "converged", "converged", "diverged"],
+    )
     ex.check("eta0 = 0.5 reaches the minimum in one step", rows[3]["n_iter"] == 1)
     return ex.done(verdicts=verdicts, rows=rows)
 
@@ -421,8 +551,9 @@ def inverse_time_schedule(size: str = "full", outdir: str | Path | None = None) 
     around the solution; the decaying one settles closer.
     """
     small = _check_size(size)
-    ex = _Example("inverse_time_schedule", "eta_t = a / (t + b) vs a constant rate (per-sample SGD)",
-                  outdir)
+    ex = _Example(
+        "inverse_time_schedule", "eta_t = a / (t + b) vs a constant rate (per-sample SGD)", outdir
+    )
     n = 2000 if small else 20_000
     X, y = _regression_data(n, noise=1.0)
     a, b = 5.0, 100.0
@@ -438,12 +569,24 @@ def inverse_time_schedule(size: str = "full", outdir: str | Path | None = None) 
     ex.check("the decaying rate ends closer to the true parameters", err_inv < err_const)
     ex.check("a/(t+b) recovers w and b to 0.1", err_inv < 0.1)
     n_upd = 5 * n
-    ex.figure("schedule", lambda path: _plot().learning_rate_schedules(
-        {"constant 0.05": dict(learning_rate="constant", eta0=0.05),
-         f"a/(t+b), a={a:g}, b={b:g}": dict(learning_rate="inverse_time", eta0=a / b, t0=b)},
-        n_upd, path=path, title="Constant vs inverse-time learning rate"))
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        models, path=path, title="Constant vs inverse-time rate: training loss"))
+    ex.figure(
+        "schedule",
+        lambda path: _plot().learning_rate_schedules(
+            {
+                "constant 0.05": dict(learning_rate="constant", eta0=0.05),
+                f"a/(t+b), a={a:g}, b={b:g}": dict(learning_rate="inverse_time", eta0=a / b, t0=b),
+            },
+            n_upd,
+            path=path,
+            title="Constant vs inverse-time learning rate",
+        ),
+    )
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            models, path=path, title="Constant vs inverse-time rate: training loss"
+        ),
+    )
     return ex.done(error_constant=err_const, error_inverse_time=err_inv)
 
 
@@ -463,41 +606,72 @@ def momentum_vs_plain(size: str = "full", outdir: str | Path | None = None) -> E
     linear regression with badly scaled features (mini-batches of 32, 10 epochs).
     """
     small = _check_size(size)
-    ex = _Example("momentum_vs_plain", "momentum vs plain GD (f = (x^2 + 25 y^2)/2, regression)",
-                  outdir)
+    ex = _Example(
+        "momentum_vs_plain", "momentum vs plain GD (f = (x^2 + 25 y^2)/2, regression)", outdir
+    )
     x0 = [4.0, 1.0]
     runs = {
         "plain GD": minimize(_ravine, _ravine_grad, x0, eta0=0.035, max_iter=5000, tol=1e-6),
-        "momentum 0.7": minimize(_ravine, _ravine_grad, x0, optimizer="momentum", momentum=0.7,
-                                 eta0=0.035, max_iter=5000, tol=1e-6),
+        "momentum 0.7": minimize(
+            _ravine,
+            _ravine_grad,
+            x0,
+            optimizer="momentum",
+            momentum=0.7,
+            eta0=0.035,
+            max_iter=5000,
+            tol=1e-6,
+        ),
     }
     for label, res in runs.items():
-        ex.row(method=label, **{"final x": res.x}, **{"f(x)": res.fun}, iterations=res.n_iter,
-               verdict=res.verdict)
+        ex.row(
+            method=label,
+            **{"final x": res.x},
+            **{"f(x)": res.fun},
+            iterations=res.n_iter,
+            verdict=res.verdict,
+        )
     n = 1000 if small else 10_000
     X, y = _regression_data(n)
     scales = np.array([1.0, 0.3, 3.0])
     X = X * scales  # badly scaled features: an elongated loss
     w_true = TRUE_W / scales
     models = {}
-    for label, opt in (("SGDRegressor sgd, batch 32", "sgd"),
-                       ("SGDRegressor momentum, batch 32", "momentum")):
+    for label, opt in (
+        ("SGDRegressor sgd, batch 32", "sgd"),
+        ("SGDRegressor momentum, batch 32", "momentum"),
+    ):
         model, sec = _fit(_reg(optimizer=opt, batch_size=32, eta0=0.02, max_iter=10), X, y)
         models[label] = model
         row = _param_row(label, model, X, y, sec, w=w_true)
-        ex.row(method=label, **{"final x": row["w (learned)"]}, **{"f(x)": row["MSE"]},
-               iterations=row["epochs"], verdict=f"max |error| {row['max |error|']:.3g}")
+        ex.row(
+            method=label,
+            **{"final x": row["w (learned)"]},
+            **{"f(x)": row["MSE"]},
+            iterations=row["epochs"],
+            verdict=f"max |error| {row['max |error|']:.3g}",
+        )
     plain, mom = runs.values()
     ex.check("both converge on the bowl", plain.converged and mom.converged)
     ex.check("momentum needs fewer than half the iterations", mom.n_iter < plain.n_iter / 2)
     errs = [_param_error(m, w_true) for m in models.values()]
     ex.check("on badly scaled regression momentum ends closer after 10 epochs", errs[1] < errs[0])
     ex.check("momentum recovers w and b to 0.05 there", errs[1] < 0.05)
-    ex.result.notes.append("rows 3-4: final x = learned w, f(x) = training MSE, iterations = epochs")
-    ex.figure("paths", lambda path: _plot().optimizer_paths(
-        _ravine, runs, path=path, title="(x^2 + 25 y^2) / 2: plain GD vs momentum"))
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        models, path=path, title="Badly scaled regression: plain vs momentum"))
+    ex.result.notes.append(
+        "rows 3-4: final x = learned w, f(x) = training MSE, iterations = epochs"
+    )
+    ex.figure(
+        "paths",
+        lambda path: _plot().optimizer_paths(
+            _ravine, runs, path=path, title="(x^2 + 25 y^2) / 2: plain GD vs momentum"
+        ),
+    )
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            models, path=path, title="Badly scaled regression: plain vs momentum"
+        ),
+    )
     return ex.done(iterations={k: r.n_iter for k, r in runs.items()}, errors=errs)
 
 
@@ -512,38 +686,57 @@ def _bowl_grad(x):
 def adam_rmsprop(size: str = "full", outdir: str | Path | None = None) -> ExampleResult:
     """Adam and RMSprop: paths on ``f(x, y) = x^2 + 2 y^2`` and a linear regression."""
     small = _check_size(size)
-    ex = _Example("adam_rmsprop", "Adam and RMSprop (x^2 + 2y^2 paths, linear regression)",
-                  outdir)
+    ex = _Example("adam_rmsprop", "Adam and RMSprop (x^2 + 2y^2 paths, linear regression)", outdir)
     x0 = [3.0, 2.0]
     runs = {
         "plain GD eta0=0.1": minimize(_bowl, _bowl_grad, x0, eta0=0.1, max_iter=5000),
-        "momentum eta0=0.05": minimize(_bowl, _bowl_grad, x0, optimizer="momentum", eta0=0.05,
-                                       momentum=0.5, max_iter=5000),
-        "Adam eta0=0.1": minimize(_bowl, _bowl_grad, x0, optimizer="adam", eta0=0.1,
-                                  max_iter=5000),
-        "RMSprop eta0=0.01": minimize(_bowl, _bowl_grad, x0, optimizer="rmsprop", eta0=0.01,
-                                      max_iter=5000),
+        "momentum eta0=0.05": minimize(
+            _bowl, _bowl_grad, x0, optimizer="momentum", eta0=0.05, momentum=0.5, max_iter=5000
+        ),
+        "Adam eta0=0.1": minimize(_bowl, _bowl_grad, x0, optimizer="adam", eta0=0.1, max_iter=5000),
+        "RMSprop eta0=0.01": minimize(
+            _bowl, _bowl_grad, x0, optimizer="rmsprop", eta0=0.01, max_iter=5000
+        ),
     }
     for label, res in runs.items():
-        ex.row(method=label, **{"x / w (learned)": res.x}, **{"f(x) / MSE": res.fun},
-               iterations=res.n_iter, verdict=res.verdict)
+        ex.row(
+            method=label,
+            **{"x / w (learned)": res.x},
+            **{"f(x) / MSE": res.fun},
+            iterations=res.n_iter,
+            verdict=res.verdict,
+        )
     n = 2000 if small else 20_000
     X, y = _regression_data(n)
     models = {}
-    for label, kw in (("SGDRegressor adam, batch 32", dict(optimizer="adam", eta0=0.01)),
-                      ("SGDRegressor rmsprop, batch 32", dict(optimizer="rmsprop", eta0=0.01))):
+    for label, kw in (
+        ("SGDRegressor adam, batch 32", dict(optimizer="adam", eta0=0.01)),
+        ("SGDRegressor rmsprop, batch 32", dict(optimizer="rmsprop", eta0=0.01)),
+    ):
         model, sec = _fit(_reg(batch_size=32, max_iter=20 if small else 10, **kw), X, y)
         models[label] = model
-        ex.row(method=label, **{"x / w (learned)": model.coef_},
-               **{"f(x) / MSE": _mse(model, X, y)}, iterations=int(model.n_iter_),
-               verdict=f"max |error| {_param_error(model):.3g}")
+        ex.row(
+            method=label,
+            **{"x / w (learned)": model.coef_},
+            **{"f(x) / MSE": _mse(model, X, y)},
+            iterations=int(model.n_iter_),
+            verdict=f"max |error| {_param_error(model):.3g}",
+        )
     ex.check("every optimizer converges on x^2 + 2y^2", all(r.converged for r in runs.values()))
     errs = {k: _param_error(m) for k, m in models.items()}
     ex.check("Adam and RMSprop recover w and b to 0.05", max(errs.values()) < 0.05)
-    ex.figure("paths", lambda path: _plot().optimizer_paths(
-        _bowl, runs, path=path, title="x^2 + 2y^2: plain, momentum, Adam, RMSprop"))
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        models, path=path, title="Adam and RMSprop on linear regression"))
+    ex.figure(
+        "paths",
+        lambda path: _plot().optimizer_paths(
+            _bowl, runs, path=path, title="x^2 + 2y^2: plain, momentum, Adam, RMSprop"
+        ),
+    )
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            models, path=path, title="Adam and RMSprop on linear regression"
+        ),
+    )
     return ex.done(verdicts={k: r.verdict for k, r in runs.items()}, errors=errs)
 
 
@@ -556,10 +749,12 @@ def step_exponential_decay(size: str = "full", outdir: str | Path | None = None)
     n_upd = 5 * n
     specs = {
         "constant 0.05": dict(learning_rate="constant", eta0=0.05),
-        f"step: halve every {n // 2} updates": dict(learning_rate="step", eta0=0.05, gamma=0.5,
-                                                    step_size=n // 2),
-        f"exponential: x{1 - 1 / n:g} per update": dict(learning_rate="exponential", eta0=0.05,
-                                                         gamma=1 - 1 / n),
+        f"step: halve every {n // 2} updates": dict(
+            learning_rate="step", eta0=0.05, gamma=0.5, step_size=n // 2
+        ),
+        f"exponential: x{1 - 1 / n:g} per update": dict(
+            learning_rate="exponential", eta0=0.05, gamma=1 - 1 / n
+        ),
     }
     models = {}
     for label, kw in specs.items():
@@ -569,13 +764,27 @@ def step_exponential_decay(size: str = "full", outdir: str | Path | None = None)
     errs = [_param_error(m) for m in models.values()]
     ex.check("step and exponential decay recover w and b to 0.05", max(errs[1:]) < 0.05)
     ex.check("both decays end closer than the constant rate", max(errs[1:]) < errs[0])
-    rate = {k: v["eta0"] * v.get("gamma", 1.0) ** (
-        (n_upd - 1) // v["step_size"] if "step_size" in v else (n_upd - 1)) for k, v in specs.items()}
-    ex.result.notes.append("last learning rate: " + ", ".join(f"{k}: {v:.3g}" for k, v in rate.items()))
-    ex.figure("schedule", lambda path: _plot().learning_rate_schedules(
-        specs, n_upd, path=path, title="Step and exponential decay"))
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        models, path=path, title="Step and exponential decay: training loss"))
+    rate = {
+        k: v["eta0"]
+        * v.get("gamma", 1.0)
+        ** ((n_upd - 1) // v["step_size"] if "step_size" in v else (n_upd - 1))
+        for k, v in specs.items()
+    }
+    ex.result.notes.append(
+        "last learning rate: " + ", ".join(f"{k}: {v:.3g}" for k, v in rate.items())
+    )
+    ex.figure(
+        "schedule",
+        lambda path: _plot().learning_rate_schedules(
+            specs, n_upd, path=path, title="Step and exponential decay"
+        ),
+    )
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            models, path=path, title="Step and exponential decay: training loss"
+        ),
+    )
     return ex.done(errors=errs, last_rate=rate)
 
 
@@ -587,9 +796,11 @@ def l1_l2(size: str = "full", outdir: str | Path | None = None) -> ExampleResult
     w_true = np.array([3.0, -2.0, 1.5, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0])
     X, y = _regression_data(n, noise=0.5, w=w_true, b=1.0)
     models = {}
-    for label, kw in (("no penalty", dict(penalty=None)),
-                      ("L2, alpha=0.1", dict(penalty="l2", alpha=0.1)),
-                      ("L1, alpha=0.05", dict(penalty="l1", alpha=0.05))):
+    for label, kw in (
+        ("no penalty", dict(penalty=None)),
+        ("L2, alpha=0.1", dict(penalty="l2", alpha=0.1)),
+        ("L1, alpha=0.05", dict(penalty="l1", alpha=0.05)),
+    ):
         model, sec = _fit(_reg(batch_size=1, eta0=0.005, max_iter=10, **kw), X, y)
         models[label] = model
         row = _param_row(label, model, X, y, sec, w=w_true, b=1.0)
@@ -599,14 +810,23 @@ def l1_l2(size: str = "full", outdir: str | Path | None = None) -> ExampleResult
         ex.row(**row)
     none, l2, l1 = models.values()
     irrelevant = w_true == 0.0
-    ex.check("L1 sets at least 4 of the 5 irrelevant coefficients to exactly 0",
-             np.sum(l1.coef_[irrelevant] == 0.0) >= 4)
+    ex.check(
+        "L1 sets at least 4 of the 5 irrelevant coefficients to exactly 0",
+        np.sum(l1.coef_[irrelevant] == 0.0) >= 4,
+    )
     ex.check("L1 keeps every relevant coefficient", np.all(l1.coef_[~irrelevant] != 0.0))
     ex.check("without a penalty no coefficient is exactly 0", np.all(none.coef_ != 0.0))
-    ex.check("L2 shrinks: ||w_L2|| < ||w_none||", np.linalg.norm(l2.coef_) < np.linalg.norm(none.coef_))
-    ex.figure("coefficients", lambda path: _plot().coefficient_bars(
-        {"true": w_true, **{k: m.coef_ for k, m in models.items()}}, path=path,
-        title="L1 zeroes irrelevant features, L2 shrinks all"))
+    ex.check(
+        "L2 shrinks: ||w_L2|| < ||w_none||", np.linalg.norm(l2.coef_) < np.linalg.norm(none.coef_)
+    )
+    ex.figure(
+        "coefficients",
+        lambda path: _plot().coefficient_bars(
+            {"true": w_true, **{k: m.coef_ for k, m in models.items()}},
+            path=path,
+            title="L1 zeroes irrelevant features, L2 shrinks all",
+        ),
+    )
     return ex.done(coef={k: m.coef_.copy() for k, m in models.items()}, w_true=w_true)
 
 
@@ -616,15 +836,31 @@ def early_stopping(size: str = "full", outdir: str | Path | None = None) -> Exam
     ex = _Example("early_stopping", "early stopping on a 20% validation split", outdir)
     n = 2000 if small else 20_000
     X, y = _regression_data(n, noise=0.5)
-    model, sec = _fit(SGDRegressor(early_stopping=True, validation_fraction=0.2,
-                                   n_iter_no_change=3, tol=1e-4, max_iter=1000, penalty=None,
-                                   learning_rate="constant", eta0=0.01, random_state=0), X, y)
+    model, sec = _fit(
+        SGDRegressor(
+            early_stopping=True,
+            validation_fraction=0.2,
+            n_iter_no_change=3,
+            tol=1e-4,
+            max_iter=1000,
+            penalty=None,
+            learning_rate="constant",
+            eta0=0.01,
+            random_state=0,
+        ),
+        X,
+        y,
+    )
     ex.row(**_param_row("early_stopping=True, max_iter=1000", model, X, y, sec))
     ex.check("stops long before max_iter=1000 (fewer than 50 epochs)", model.n_iter_ < 50)
     ex.check("recovers w and b to 0.1", _param_error(model) < 0.1)
     ex.check("R^2 > 0.95", model.score(X, y) > 0.95)
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        {"early_stopping=True": model}, path=path, title="Early stopping: training loss"))
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            {"early_stopping=True": model}, path=path, title="Early stopping: training loss"
+        ),
+    )
     return ex.done(n_iter=int(model.n_iter_), score=float(model.score(X, y)))
 
 
@@ -632,22 +868,37 @@ def tolerance_stop(size: str = "full", outdir: str | Path | None = None) -> Exam
     """The tolerance stop: stop when the gradient norm (or the loss improvement) is small."""
     small = _check_size(size)
     ex = _Example("tolerance_stop", "stopping at a tolerance instead of a fixed count", outdir)
-    runs = {tol: minimize(_bowl, _bowl_grad, [3.0, 2.0], eta0=0.05, max_iter=10_000, tol=tol)
-            for tol in (1e-2, 1e-4, 1e-8)}
+    runs = {
+        tol: minimize(_bowl, _bowl_grad, [3.0, 2.0], eta0=0.05, max_iter=10_000, tol=tol)
+        for tol in (1e-2, 1e-4, 1e-8)
+    }
     for tol, res in runs.items():
-        ex.row(method=f"minimize, tol={tol:g} on ||grad f||", **{"final x": res.x},
-               **{"f(x)": res.fun}, iterations=res.n_iter, verdict=res.verdict)
+        ex.row(
+            method=f"minimize, tol={tol:g} on ||grad f||",
+            **{"final x": res.x},
+            **{"f(x)": res.fun},
+            iterations=res.n_iter,
+            verdict=res.verdict,
+        )
     n = 1000 if small else 10_000
     X, y = _regression_data(n)
     model, sec = _fit(SGDRegressor(tol=1e-3, max_iter=1000, penalty=None, random_state=0), X, y)
-    ex.row(method="SGDRegressor tol=1e-3 (loss improvement)", **{"final x": model.coef_},
-           **{"f(x)": _mse(model, X, y)}, iterations=int(model.n_iter_),
-           verdict=f"stopped at epoch {model.n_iter_}")
+    ex.row(
+        method="SGDRegressor tol=1e-3 (loss improvement)",
+        **{"final x": model.coef_},
+        **{"f(x)": _mse(model, X, y)},
+        iterations=int(model.n_iter_),
+        verdict=f"stopped at epoch {model.n_iter_}",
+    )
     its = [r.n_iter for r in runs.values()]
-    ex.check("every tolerance is met", all(r.converged and r.grad_norm <= t for t, r in runs.items()))
+    ex.check(
+        "every tolerance is met", all(r.converged and r.grad_norm <= t for t, r in runs.items())
+    )
     ex.check("a tighter tolerance takes more iterations", its[0] < its[1] < its[2])
-    ex.check("SGDRegressor stops before max_iter and recovers w, b to 0.05",
-             model.n_iter_ < 1000 and _param_error(model) < 0.05)
+    ex.check(
+        "SGDRegressor stops before max_iter and recovers w, b to 0.05",
+        model.n_iter_ < 1000 and _param_error(model) < 0.05,
+    )
 
     def grad_figure(path):
         from .plot import _figure, _finish
@@ -657,8 +908,13 @@ def tolerance_stop(size: str = "full", outdir: str | Path | None = None) -> Exam
         ax.semilogy(res.grad_norm_history, lw=1.5, label="||grad f(x)||, eta0=0.05")
         for tol, r in runs.items():
             ax.axhline(tol, ls="--", lw=0.8, color="gray")
-            ax.annotate(f"tol={tol:g}: stop at {r.n_iter}", (r.n_iter, tol), fontsize=8,
-                        xytext=(4, 4), textcoords="offset points")
+            ax.annotate(
+                f"tol={tol:g}: stop at {r.n_iter}",
+                (r.n_iter, tol),
+                fontsize=8,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
         ax.set_xlabel("iteration")
         ax.set_ylabel("gradient norm ||grad f(x)||")
         ax.set_title("Tolerance stop on x^2 + 2y^2")
@@ -679,25 +935,55 @@ def logistic_regression(size: str = "full", outdir: str | Path | None = None) ->
     X = rng.normal(size=(n, 2))
     p_true = 1.0 / (1.0 + np.exp(-(X @ w_true + b_true)))
     labels = (rng.random(n) < p_true).astype(int)
-    clf = SGDClassifier(loss="log_loss", batch_size=None, learning_rate="constant", eta0=1.0,
-                        penalty=None, max_iter=300, tol=None, shuffle=False)
+    clf = SGDClassifier(
+        loss="log_loss",
+        batch_size=None,
+        learning_rate="constant",
+        eta0=1.0,
+        penalty=None,
+        max_iter=300,
+        tol=None,
+        shuffle=False,
+    )
     clf, sec = _fit(clf, X, labels)
     p_hat = clf.predict_proba(X)[:, 1]
     err = float(max(np.max(np.abs(clf.coef_[0] - w_true)), abs(clf.intercept_[0] - b_true)))
-    ex.row(method="SGDClassifier log_loss, full batch, eta0=1", **{"w (learned)": clf.coef_[0]},
-           **{"w (true)": w_true}, b=float(clf.intercept_[0]), **{"b (true)": b_true},
-           **{"max |error|": err}, **{"log-loss": float(clf.loss_curve_[-1])},
-           accuracy=float(clf.score(X, labels)), epochs=int(clf.n_iter_), **{"time (s)": sec})
+    ex.row(
+        method="SGDClassifier log_loss, full batch, eta0=1",
+        **{"w (learned)": clf.coef_[0]},
+        **{"w (true)": w_true},
+        b=float(clf.intercept_[0]),
+        **{"b (true)": b_true},
+        **{"max |error|": err},
+        **{"log-loss": float(clf.loss_curve_[-1])},
+        accuracy=float(clf.score(X, labels)),
+        epochs=int(clf.n_iter_),
+        **{"time (s)": sec},
+    )
     ex.check("recovers w and b to 0.2 (sampling noise of n labels)", err < 0.2)
-    ex.check("predicted probabilities within 0.05 of the true ones on average",
-             float(np.mean(np.abs(p_hat - p_true))) < 0.05)
-    ex.check("the loss decreases every epoch (full batch, small rate)",
-             bool(np.all(np.diff(clf.loss_curve_) <= 1e-12)))
-    ex.figure("probabilities", lambda path: _plot().predictions_vs_targets(
-        p_true, {"batch GD": p_hat}, path=path, title="Logistic regression: predicted vs true "
-        "probability"))
-    ex.figure("loss", lambda path: _plot().loss_curves(
-        {"log-loss, full batch": clf}, path=path, title="Logistic regression: training loss"))
+    ex.check(
+        "predicted probabilities within 0.05 of the true ones on average",
+        float(np.mean(np.abs(p_hat - p_true))) < 0.05,
+    )
+    ex.check(
+        "the loss decreases every epoch (full batch, small rate)",
+        bool(np.all(np.diff(clf.loss_curve_) <= 1e-12)),
+    )
+    ex.figure(
+        "probabilities",
+        lambda path: _plot().predictions_vs_targets(
+            p_true,
+            {"batch GD": p_hat},
+            path=path,
+            title="Logistic regression: predicted vs true probability",
+        ),
+    )
+    ex.figure(
+        "loss",
+        lambda path: _plot().loss_curves(
+            {"log-loss, full batch": clf}, path=path, title="Logistic regression: training loss"
+        ),
+    )
     return ex.done(coef=clf.coef_[0].copy(), intercept=float(clf.intercept_[0]), error=err)
 
 
@@ -730,12 +1016,15 @@ def streaming(size: str = "full", outdir: str | Path | None = None) -> ExampleRe
     row = _param_row(f"{n_chunks} chunks of {chunk}", model, X_all, y_all, sec)
     row["epochs"] = "1 pass"
     ex.row(**row)
-    ex.result.notes.append(f"{n_chunks * chunk / sec / 1e6:.2f} M samples/s including the "
-                           "Python loop over chunks")
+    ex.result.notes.append(
+        f"{n_chunks * chunk / sec / 1e6:.2f} M samples/s including the Python loop over chunks"
+    )
     ex.check("recovers w and b to 0.05 after one pass over the stream", errors[-1] < 0.05)
-    ex.check("chunked partial_fit equals one pass over the whole stream",
-             np.allclose(model.coef_, once.coef_, rtol=1e-12, atol=0)
-             and np.allclose(model.intercept_, once.intercept_, rtol=1e-12, atol=0))
+    ex.check(
+        "chunked partial_fit equals one pass over the whole stream",
+        np.allclose(model.coef_, once.coef_, rtol=1e-12, atol=0)
+        and np.allclose(model.intercept_, once.intercept_, rtol=1e-12, atol=0),
+    )
 
     def error_figure(path):
         from .plot import _figure, _finish
@@ -752,8 +1041,9 @@ def streaming(size: str = "full", outdir: str | Path | None = None) -> ExampleRe
     return ex.done(errors=np.array(errors), coef=model.coef_.copy())
 
 
-def sklearn_comparison(size: str = "full", outdir: str | Path | None = None,
-                       n: int | None = None) -> ExampleResult:
+def sklearn_comparison(
+    size: str = "full", outdir: str | Path | None = None, n: int | None = None
+) -> ExampleResult:
     """fastgd next to scikit-learn's ``SGDRegressor`` on standardised data.
 
     One epoch of shuffled per-sample SGD each (timed), and the same run unshuffled, where
@@ -764,7 +1054,9 @@ def sklearn_comparison(size: str = "full", outdir: str | Path | None = None,
     from sklearn.linear_model import SGDRegressor as SkSGDRegressor
     from sklearn.preprocessing import StandardScaler
 
-    ex = _Example("sklearn_comparison", "fastgd vs scikit-learn SGDRegressor on scaled data", outdir)
+    ex = _Example(
+        "sklearn_comparison", "fastgd vs scikit-learn SGDRegressor on scaled data", outdir
+    )
     n = n or (20_000 if small else 200_000)
     d = 20
     rng = np.random.default_rng(0)
@@ -787,47 +1079,94 @@ def sklearn_comparison(size: str = "full", outdir: str | Path | None = None,
                 secs[name, shuffle] = time.perf_counter() - t0
     for (name, shuffle), model in models.items():
         sec = secs[name, shuffle]
-        ex.row(library=name, shuffle=shuffle, **{"max |coef - true|": float(
-            np.max(np.abs(model.coef_ - w_true)))}, b=float(np.ravel(model.intercept_)[0]),
-            MSE=_mse(model, X, y), **{"time (ms)": sec * 1e3},
-            **{"M samples/s": n / sec / 1e6})
+        ex.row(
+            library=name,
+            shuffle=shuffle,
+            **{"max |coef - true|": float(np.max(np.abs(model.coef_ - w_true)))},
+            b=float(np.ravel(model.intercept_)[0]),
+            MSE=_mse(model, X, y),
+            **{"time (ms)": sec * 1e3},
+            **{"M samples/s": n / sec / 1e6},
+        )
     speedup = secs["scikit-learn", True] / secs["fastgd", True]
-    same = float(np.max(np.abs(models["fastgd", False].coef_ - models["scikit-learn", False].coef_)))
-    ex.result.notes.append(f"speed-up (shuffled epoch): {speedup:.1f}x; unshuffled runs differ by "
-                           f"{same:.2g} in the coefficients")
+    same = float(
+        np.max(np.abs(models["fastgd", False].coef_ - models["scikit-learn", False].coef_))
+    )
+    ex.result.notes.append(
+        f"speed-up (shuffled epoch): {speedup:.1f}x; unshuffled runs differ by "
+        f"{same:.2g} in the coefficients"
+    )
     labels = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
-    clf = SGDClassifier(loss="log_loss", optimizer="adam", learning_rate="constant", eta0=0.01,
-                        batch_size=64, penalty=None, max_iter=5 if small else 20, tol=None,
-                        random_state=0)
+    clf = SGDClassifier(
+        loss="log_loss",
+        optimizer="adam",
+        learning_rate="constant",
+        eta0=0.01,
+        batch_size=64,
+        penalty=None,
+        max_iter=5 if small else 20,
+        tol=None,
+        random_state=0,
+    )
     clf, sec = _fit(clf, X, labels)
     acc = float(clf.score(X, labels))
-    ex.result.notes.append(f"logistic regression with Adam, batch 64: {clf.n_iter_} epochs in "
-                           f"{sec:.2f} s, training accuracy {acc:.4f}")
+    ex.result.notes.append(
+        f"logistic regression with Adam, batch 64: {clf.n_iter_} epochs in "
+        f"{sec:.2f} s, training accuracy {acc:.4f}"
+    )
     ex.check("unshuffled, fastgd and scikit-learn agree to 1e-8", same < 1e-8)
-    ex.check("both recover the coefficients to 0.05 in one epoch", all(
-        np.max(np.abs(m.coef_ - w_true)) < 0.05 for m in models.values()))
+    ex.check(
+        "both recover the coefficients to 0.05 in one epoch",
+        all(np.max(np.abs(m.coef_ - w_true)) < 0.05 for m in models.values()),
+    )
     ex.check("Adam logistic regression reaches 97% training accuracy", acc > 0.97)
-    ex.figure("predictions", lambda path: _plot().predictions_vs_targets(
-        y, {"fastgd": models["fastgd", True].predict(X),
-            "scikit-learn": models["scikit-learn", True].predict(X)}, path=path,
-        title="One epoch of SGD: fastgd and scikit-learn", max_points=2000))
+    ex.figure(
+        "predictions",
+        lambda path: _plot().predictions_vs_targets(
+            y,
+            {
+                "fastgd": models["fastgd", True].predict(X),
+                "scikit-learn": models["scikit-learn", True].predict(X),
+            },
+            path=path,
+            title="One epoch of SGD: fastgd and scikit-learn",
+            max_points=2000,
+        ),
+    )
     return ex.done(speedup=speedup, max_difference=same, accuracy=acc)
 
 
 EXAMPLES: dict[str, Callable[..., ExampleResult]] = {
-    f.__name__: f for f in (
-        worked_example, line_fit, batch_minibatch_stochastic, shuffled_minibatches,
-        learning_rates, inverse_time_schedule, momentum_vs_plain, adam_rmsprop,
-        step_exponential_decay, l1_l2, early_stopping, tolerance_stop, logistic_regression,
-        streaming, sklearn_comparison,
+    f.__name__: f
+    for f in (
+        worked_example,
+        line_fit,
+        batch_minibatch_stochastic,
+        shuffled_minibatches,
+        learning_rates,
+        inverse_time_schedule,
+        momentum_vs_plain,
+        adam_rmsprop,
+        step_exponential_decay,
+        l1_l2,
+        early_stopping,
+        tolerance_stop,
+        logistic_regression,
+        streaming,
+        sklearn_comparison,
     )
 }
 """Every example by name, in the order ``fastgd demo`` runs them."""
 
 
-def run_examples(names: list[str] | None = None, *, size: str = "full",
-                 outdir: str | Path | None = None, echo: bool = True,
-                 n: int | None = None) -> list[ExampleResult]:
+def run_examples(
+    names: list[str] | None = None,
+    *,
+    size: str = "full",
+    outdir: str | Path | None = None,
+    echo: bool = True,
+    n: int | None = None,
+) -> list[ExampleResult]:
     """Run the named examples (default: all), printing each table when ``echo``."""
     _check_size(size)
     names = list(EXAMPLES) if not names else names
@@ -848,31 +1187,46 @@ def run_examples(names: list[str] | None = None, *, size: str = "full",
 def run(args: argparse.Namespace) -> int:
     """Run the demo from the command line; returns the exit code (1 if a check failed)."""
     t0 = time.perf_counter()
-    results = run_examples(args.only, size="small" if args.small else "full",
-                           outdir=args.outdir or None, n=args.n)
+    results = run_examples(
+        args.only, size="small" if args.small else "full", outdir=args.outdir or None, n=args.n
+    )
     failed = [r.name for r in results if not r.ok]
     n_checks = sum(len(r.checks) for r in results)
     plural = "s" if len(results) != 1 else ""
-    print(f"{len(results)} example{plural}, {n_checks} checks in {time.perf_counter() - t0:.1f} s: "
-          + ("all hold" if not failed else f"FAILED in {', '.join(failed)}")
-          + (f"; figures in {args.outdir}/" if args.outdir else ""))
+    print(
+        f"{len(results)} example{plural}, {n_checks} checks in {time.perf_counter() - t0:.1f} s: "
+        + ("all hold" if not failed else f"FAILED in {', '.join(failed)}")
+        + (f"; figures in {args.outdir}/" if args.outdir else "")
+    )
     return 1 if failed else 0
 
 
 def register(subparsers) -> None:
     """Add the ``demo`` subcommand to the ``fastgd`` command line."""
     p = subparsers.add_parser(
-        "demo", help="every tutorial example, with tables and figures",
+        "demo",
+        help="every tutorial example, with tables and figures",
         description="Run the tutorials' examples with fastgd: a table per example "
         "(learned vs true parameters, loss, time), the checks each example makes, and "
         "its figures as PNG files.",
     )
     p.add_argument("--small", action="store_true", help="smaller versions (about 30 s in all)")
-    p.add_argument("--only", action="append", metavar="NAME", choices=list(EXAMPLES),
-                   help="run only this example (repeatable): " + ", ".join(EXAMPLES))
-    p.add_argument("--outdir", default="reports/demo",
-                   help="folder for the figures (default reports/demo); '' writes none")
-    p.add_argument("--n", type=int, default=None,
-                   help="rows of the scikit-learn comparison (default 200,000; 20,000 with --small)")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        choices=list(EXAMPLES),
+        help="run only this example (repeatable): " + ", ".join(EXAMPLES),
+    )
+    p.add_argument(
+        "--outdir",
+        default="reports/demo",
+        help="folder for the figures (default reports/demo); '' writes none",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="rows of the scikit-learn comparison (default 200,000; 20,000 with --small)",
+    )
     p.set_defaults(func=run)
-

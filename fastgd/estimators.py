@@ -80,6 +80,7 @@ def _column_or_1d(y):
 
     return column_or_1d(y, warn=True)
 
+
 @contextmanager
 def _naming(argument):
     """Re-raise a validation error so that its message starts with the argument's name."""
@@ -139,8 +140,7 @@ class _BaseSGD(BaseEstimator):
         _check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
         _check_int("n_iter_no_change", self.n_iter_no_change, 1)
         values = {name: getattr(self, name) for name in _OPTION_PARAMS}
-        resolved = options.resolve(values, losses=self._allowed_losses,
-                                   owner=type(self).__name__)
+        resolved = options.resolve(values, losses=self._allowed_losses, owner=type(self).__name__)
         problem = Problem(**vars(resolved))
         set_optimal_init(problem)
         return problem
@@ -148,9 +148,14 @@ class _BaseSGD(BaseEstimator):
     # --------------------------------------------------------------- validation
     def _check_X(self, X, *, reset: bool):
         """2-D float32/float64 C-contiguous X; sets or checks ``n_features_in_``."""
-        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FAST_DTYPES
-                and X.shape[0] > 0 and X.shape[1] > 0
-                and not hasattr(self, "feature_names_in_")):
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in _FAST_DTYPES
+            and X.shape[0] > 0
+            and X.shape[1] > 0
+            and not hasattr(self, "feature_names_in_")
+        ):
             if reset:
                 self.n_features_in_ = X.shape[1]
             elif X.shape[1] != self.n_features_in_:
@@ -161,8 +166,13 @@ class _BaseSGD(BaseEstimator):
             return np.ascontiguousarray(X)
         with _naming("X"):
             return _validate_data(
-                self, X, reset=reset, accept_sparse=False, dtype=[np.float64, np.float32],
-                order="C", ensure_all_finite=False,
+                self,
+                X,
+                reset=reset,
+                accept_sparse=False,
+                dtype=[np.float64, np.float32],
+                order="C",
+                ensure_all_finite=False,
             )
 
     def _check_X_y(self, X, y, *, reset: bool):
@@ -172,13 +182,19 @@ class _BaseSGD(BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         X = self._check_X(X, reset=reset)
-        fast_y = type(y) is np.ndarray and y.ndim == 1 and (
-            y.dtype.kind in "iub" or (y.dtype.kind == "f" and finite(y))
+        fast_y = (
+            type(y) is np.ndarray
+            and y.ndim == 1
+            and (y.dtype.kind in "iub" or (y.dtype.kind == "f" and finite(y)))
         )
         if not fast_y:
             with _naming("y"):
                 y = _validate_data(
-                    self, "no_validation", y, reset=False, y_numeric=not self._is_classifier,
+                    self,
+                    "no_validation",
+                    y,
+                    reset=False,
+                    y_numeric=not self._is_classifier,
                     multi_output=False,
                 )
         if y.shape[0] != X.shape[0]:
@@ -254,12 +270,24 @@ class _BaseSGD(BaseEstimator):
             for k, lin in enumerate(lins):
                 score = None
                 if val_rows is not None:
-                    score = self._validation_scorer(X[val_rows], Y[val_rows, k], sw[val_rows], problem)
+                    score = self._validation_scorer(
+                        X[val_rows], Y[val_rows, k], sw[val_rows], problem
+                    )
                 factor = self._class_sw(Y[:, k], k)
                 n_iter, converged = run_epochs(
-                    X, Y[:, k], sw if factor is None else sw * factor, rows, lin, problem,
-                    max_iter=max_iter, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-                    shuffle=self.shuffle, rng=rng, validation_score=score, verbose=self.verbose,
+                    X,
+                    Y[:, k],
+                    sw if factor is None else sw * factor,
+                    rows,
+                    lin,
+                    problem,
+                    max_iter=max_iter,
+                    tol=self.tol,
+                    n_iter_no_change=self.n_iter_no_change,
+                    shuffle=self.shuffle,
+                    rng=rng,
+                    validation_score=score,
+                    verbose=self.verbose,
                 )
                 n_iters.append(n_iter)
                 converged_all &= converged
@@ -286,7 +314,9 @@ class _BaseSGD(BaseEstimator):
         from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
         if self._is_classifier:
-            cv = StratifiedShuffleSplit(test_size=self.validation_fraction, random_state=self.random_state)
+            cv = StratifiedShuffleSplit(
+                test_size=self.validation_fraction, random_state=self.random_state
+            )
         else:
             cv = ShuffleSplit(test_size=self.validation_fraction, random_state=self.random_state)
         idx_train, idx_val = next(cv.split(np.zeros((n, 1)), y))
@@ -385,10 +415,18 @@ class _BaseSGD(BaseEstimator):
         else:
             if coef_init is None and not partial and self.warm_start and hasattr(self, "coef_"):
                 coef_init, intercept_init = self.coef_, self.intercept_
-            coef0 = np.zeros((n_models, d)) if coef_init is None else self._check_init(
-                coef_init, (n_models, d) if n_models > 1 else (d,), "coef_init").reshape(n_models, d)
-            b0 = np.zeros(n_models) if intercept_init is None else self._check_init(
-                intercept_init, (n_models,), "intercept_init")
+            coef0 = (
+                np.zeros((n_models, d))
+                if coef_init is None
+                else self._check_init(
+                    coef_init, (n_models, d) if n_models > 1 else (d,), "coef_init"
+                ).reshape(n_models, d)
+            )
+            b0 = (
+                np.zeros(n_models)
+                if intercept_init is None
+                else self._check_init(intercept_init, (n_models,), "intercept_init")
+            )
             lins = [LinearState.new(d, problem, coef0[k], b0[k]) for k in range(n_models)]
             rng = self._rng()
         pending = None
@@ -399,8 +437,15 @@ class _BaseSGD(BaseEstimator):
                 return self
         try:
             n_iter, converged = self._train(
-                X, Y, sw, lins, problem, max_iter=max_iter, rng=rng,
-                early_stopping=self.early_stopping and not partial, y_labels=labels,
+                X,
+                Y,
+                sw,
+                lins,
+                problem,
+                max_iter=max_iter,
+                rng=rng,
+                early_stopping=self.early_stopping and not partial,
+                y_labels=labels,
             )
         except DivergenceError:
             self._commit(lins, problem, rng, n_iter=None, pending=pending)
@@ -417,8 +462,7 @@ class _BaseSGD(BaseEstimator):
                 if len(lin.loss_curve) > 2 * _MAX_CURVE:
                     del lin.loss_curve[:-_MAX_CURVE]  # bounded memory on endless streams
         self._commit(lins, problem, rng, n_iter=n_iter, pending=pending)
-        self._hit_max_iter = (not partial and not converged and self.tol is not None
-                              and max_iter > 1)
+        self._hit_max_iter = not partial and not converged and self.tol is not None and max_iter > 1
         return self
 
     def _warn_if_not_converged(self):
@@ -443,8 +487,11 @@ class _BaseSGD(BaseEstimator):
         """
         prev = None if first else getattr(self, "_pending", None)
         if prev is not None:
-            X = np.concatenate([prev[0], X]) if prev[0].dtype == X.dtype else np.concatenate(
-                [prev[0].astype(np.float64), X.astype(np.float64)])
+            X = (
+                np.concatenate([prev[0], X])
+                if prev[0].dtype == X.dtype
+                else np.concatenate([prev[0].astype(np.float64), X.astype(np.float64)])
+            )
             Y = np.concatenate([prev[1], Y])
             sw = np.concatenate([prev[2], sw])
         batch = problem.batch_size
@@ -485,9 +532,15 @@ class _BaseSGD(BaseEstimator):
             "n_features_in": int(self.n_features_in_),
             "n_iter": int(self.n_iter_),
             "optimizer": self._optimizer_name,
-            "models": [{"params": lin.params.copy(), "state": lin.state.copy(),
-                        "counters": lin.counters.copy(), "loss_curve": list(lin.loss_curve)}
-                       for lin in self._lins],
+            "models": [
+                {
+                    "params": lin.params.copy(),
+                    "state": lin.state.copy(),
+                    "counters": lin.counters.copy(),
+                    "loss_curve": list(lin.loss_curve),
+                }
+                for lin in self._lins
+            ],
             "rng": self._rng_state.bit_generator.state,
             "pending": None if pending is None else tuple(a.copy() for a in pending),
             "classes": self.__dict__.get("classes_"),
@@ -509,11 +562,17 @@ class _BaseSGD(BaseEstimator):
             raise ValueError(f"n_features_in must be >= 1, got {d}.")
         lins = []
         for k, model in enumerate(state["models"]):
-            p, st, ct = (np.asarray(model[key], dtype=np.float64)
-                         for key in ("params", "state", "counters"))
-            if (p.shape != (d + 1,) or st.ndim != 2 or st.shape[1] != d + 1
-                    or not 5 <= st.shape[0] <= C.N_ST or ct.ndim != 1
-                    or not 3 <= ct.shape[0] <= C.N_SC):
+            p, st, ct = (
+                np.asarray(model[key], dtype=np.float64) for key in ("params", "state", "counters")
+            )
+            if (
+                p.shape != (d + 1,)
+                or st.ndim != 2
+                or st.shape[1] != d + 1
+                or not 5 <= st.shape[0] <= C.N_ST
+                or ct.ndim != 1
+                or not 3 <= ct.shape[0] <= C.N_SC
+            ):
                 raise ValueError(f"model {k} has arrays of the wrong shape.")
             # states written before the carried dot have 5 state rows and 3 counters: the
             # missing carry restarts from the coefficients (see fastgd._kernels.carry)
@@ -521,16 +580,19 @@ class _BaseSGD(BaseEstimator):
             full_state[: st.shape[0]] = st
             full_counters = C.new_counters()
             full_counters[: ct.shape[0]] = ct
-            lins.append(LinearState(p, full_state, full_counters,
-                                    [float(v) for v in model["loss_curve"]]))
+            lins.append(
+                LinearState(p, full_state, full_counters, [float(v) for v in model["loss_curve"]])
+            )
         n_models = len(lins)
         classes = state.get("classes")
         if est._is_classifier:
             if classes is None or len(classes) < 2:
                 raise ValueError("a classifier's state needs at least two classes.")
             if n_models != (1 if len(classes) == 2 else len(classes)):
-                raise ValueError(f"{len(classes)} classes need "
-                                 f"{1 if len(classes) == 2 else len(classes)} models, got {n_models}.")
+                raise ValueError(
+                    f"{len(classes)} classes need "
+                    f"{1 if len(classes) == 2 else len(classes)} models, got {n_models}."
+                )
         elif n_models != 1:
             raise ValueError(f"a regressor's state has one model, got {n_models}.")
         est.n_features_in_ = d
@@ -548,11 +610,19 @@ class _BaseSGD(BaseEstimator):
         if pending is not None:
             pX, pY, psw = (np.asarray(a) for a in pending)
             m = pX.shape[0] if pX.ndim == 2 else -1
-            if (pX.ndim != 2 or pX.shape[1] != d or pX.dtype not in _FAST_DTYPES
-                    or pY.shape != (m, n_models) or psw.shape != (m,)):
+            if (
+                pX.ndim != 2
+                or pX.shape[1] != d
+                or pX.dtype not in _FAST_DTYPES
+                or pY.shape != (m, n_models)
+                or psw.shape != (m,)
+            ):
                 raise ValueError("the pending mini-batch rows have inconsistent shapes.")
-            pending = (np.ascontiguousarray(pX), np.asarray(pY, dtype=np.float64),
-                       np.asarray(psw, dtype=np.float64))
+            pending = (
+                np.ascontiguousarray(pX),
+                np.asarray(pY, dtype=np.float64),
+                np.asarray(psw, dtype=np.float64),
+            )
         est._commit(lins, problem, rng, n_iter=int(state["n_iter"]), pending=pending)
         return est
 
@@ -582,8 +652,9 @@ class _BaseSGD(BaseEstimator):
         lins = [lin.copy() for lin in self._lins]
         rng = copy.deepcopy(self._rng_state)
         one_batch = dataclasses.replace(problem, batch_size=0)  # the remainder is one batch
-        n_iter, _ = self._train(X, Y, sw, lins, one_batch, max_iter=1, rng=rng,
-                                early_stopping=False)
+        n_iter, _ = self._train(
+            X, Y, sw, lins, one_batch, max_iter=1, rng=rng, early_stopping=False
+        )
         self._commit(lins, problem, rng, n_iter=n_iter, pending=None)
         return self
 
@@ -621,8 +692,7 @@ class _BaseSGD(BaseEstimator):
         next commit or parameter change, so a call looks nothing up twice.
         """
         attrs = self.__dict__
-        if ("_params_clean" not in attrs or "_lins" not in attrs
-                or "feature_names_in_" in attrs):
+        if "_params_clean" not in attrs or "_lins" not in attrs or "feature_names_in_" in attrs:
             return None
         labels, cw_pairs = None, None
         if self._is_classifier:
@@ -675,8 +745,13 @@ class _BaseSGD(BaseEstimator):
             return False
         n, d = X.shape
         dtype = X.dtype
-        if (n == 0 or d != hot.n_features or y.shape[0] != n or not X.flags.c_contiguous
-                or not (dtype is _F64 or dtype is _F32 or dtype in _FAST_DTYPES)):
+        if (
+            n == 0
+            or d != hot.n_features
+            or y.shape[0] != n
+            or not X.flags.c_contiguous
+            or not (dtype is _F64 or dtype is _F32 or dtype in _FAST_DTYPES)
+        ):
             return False
         labels = hot.labels
         if labels is None:  # a regressor trains on y itself
@@ -691,10 +766,15 @@ class _BaseSGD(BaseEstimator):
         unit = sample_weight is None  # the kernel then reads no weights (NO_WEIGHTS)
         if unit:
             sw = NO_WEIGHTS
-        elif (type(sample_weight) is np.ndarray and sample_weight.dtype == np.float64
-              and sample_weight.ndim == 1 and sample_weight.shape[0] == n
-              and sample_weight.flags.c_contiguous and finite(sample_weight)
-              and (sample_weight >= 0).all()):
+        elif (
+            type(sample_weight) is np.ndarray
+            and sample_weight.dtype == np.float64
+            and sample_weight.ndim == 1
+            and sample_weight.shape[0] == n
+            and sample_weight.flags.c_contiguous
+            and finite(sample_weight)
+            and (sample_weight >= 0).all()
+        ):
             sw = sample_weight
         else:
             return False
@@ -709,8 +789,7 @@ class _BaseSGD(BaseEstimator):
                 if unit:
                     sw = shared_full("ones", n)[:n]
                 X = np.concatenate([pending[0], X])
-                targets = [np.concatenate([pending[1][:, k], t[:n]])
-                           for k, t in enumerate(targets)]
+                targets = [np.concatenate([pending[1][:, k], t[:n]]) for k, t in enumerate(targets)]
                 sw = np.concatenate([pending[2], sw])
                 n = X.shape[0]
                 unit = False
@@ -719,9 +798,11 @@ class _BaseSGD(BaseEstimator):
                 if unit:
                     sw = shared_full("ones", n)[:n]
                     unit = False
-                new_pending = (X[keep:].copy(),
-                               np.ascontiguousarray(np.array([t[keep:n] for t in targets]).T),
-                               np.array(sw[keep:n], dtype=np.float64))
+                new_pending = (
+                    X[keep:].copy(),
+                    np.ascontiguousarray(np.array([t[keep:n] for t in targets]).T),
+                    np.array(sw[keep:n], dtype=np.float64),
+                )
         if keep > 0:
             if X.flags.writeable:  # one compiled signature for writable and read-only X
                 X = X.view()
@@ -836,7 +917,9 @@ class _BaseSGD(BaseEstimator):
             return (buf,)
         known = labels
         idx = np.searchsorted(known, y)
-        if (idx >= known.shape[0]).any() or not (known[np.minimum(idx, known.shape[0] - 1)] == y).all():
+        if (idx >= known.shape[0]).any() or not (
+            known[np.minimum(idx, known.shape[0] - 1)] == y
+        ).all():
             return None
         Y = np.full((known.shape[0], n), -1.0)
         Y[idx, np.arange(n)] = 1.0
@@ -846,7 +929,8 @@ class _BaseSGD(BaseEstimator):
         if not hasattr(self, "coef_"):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator.")
+                "appropriate arguments before using this estimator."
+            )
         return self._check_X(X, reset=False)
 
     @staticmethod
@@ -888,14 +972,45 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     _is_classifier = False
 
     def __init__(
-        self, loss="squared_error", *, penalty="l2", alpha=0.0001, l1_ratio=0.15,
-        fit_intercept=True, max_iter=1000, tol=1e-3, shuffle=True, verbose=0, epsilon=0.1,
-        random_state=None, learning_rate="invscaling", eta0=0.01, power_t=0.25,
-        early_stopping=False, validation_fraction=0.1, n_iter_no_change=5, warm_start=False,
-        average=False, optimizer="sgd", batch_size=1, momentum=None, dampening=0.0, beta1=0.9,
-        beta2=0.999, eps=None, amsgrad=False, weight_decay=None, lr_decay=0.0,
-        initial_accumulator_value=0.0, rho=0.99, centered=False, t0=None, gamma=None,
-        step_size=None, T_max=None, eta_min=0.0,
+        self,
+        loss="squared_error",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=0.1,
+        random_state=None,
+        learning_rate="invscaling",
+        eta0=0.01,
+        power_t=0.25,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        warm_start=False,
+        average=False,
+        optimizer="sgd",
+        batch_size=1,
+        momentum=None,
+        dampening=0.0,
+        beta1=0.9,
+        beta2=0.999,
+        eps=None,
+        amsgrad=False,
+        weight_decay=None,
+        lr_decay=0.0,
+        initial_accumulator_value=0.0,
+        rho=0.99,
+        centered=False,
+        t0=None,
+        gamma=None,
+        step_size=None,
+        T_max=None,
+        eta_min=0.0,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -964,9 +1079,16 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         -------
         self : SGDRegressor
         """
-        self._atomic(self._fit_common, X, y, coef_init=coef_init,
-                     intercept_init=intercept_init, sample_weight=sample_weight,
-                     max_iter=self.max_iter, partial=False)
+        self._atomic(
+            self._fit_common,
+            X,
+            y,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+            sample_weight=sample_weight,
+            max_iter=self.max_iter,
+            partial=False,
+        )
         return self._warn_if_not_converged()
 
     def partial_fit(self, X, y, sample_weight=None) -> SGDRegressor:
@@ -980,8 +1102,16 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         """
         if self._fast_partial_fit(X, y, sample_weight):
             return self
-        return self._atomic(self._fit_common, X, y, coef_init=None, intercept_init=None,
-                            sample_weight=sample_weight, max_iter=1, partial=True)
+        return self._atomic(
+            self._fit_common,
+            X,
+            y,
+            coef_init=None,
+            intercept_init=None,
+            sample_weight=sample_weight,
+            max_iter=1,
+            partial=True,
+        )
 
     def _publish(self, lins, problem):
         lin = lins[0]  # a regressor has one model
@@ -1011,14 +1141,47 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     _is_classifier = True
 
     def __init__(
-        self, loss="hinge", *, penalty="l2", alpha=0.0001, l1_ratio=0.15, fit_intercept=True,
-        max_iter=1000, tol=1e-3, shuffle=True, verbose=0, epsilon=0.1, n_jobs=None,
-        random_state=None, learning_rate="optimal", eta0=0.01, power_t=0.5,
-        early_stopping=False, validation_fraction=0.1, n_iter_no_change=5, class_weight=None,
-        warm_start=False, average=False, optimizer="sgd", batch_size=1, momentum=None,
-        dampening=0.0, beta1=0.9, beta2=0.999, eps=None, amsgrad=False, weight_decay=None,
-        lr_decay=0.0, initial_accumulator_value=0.0, rho=0.99, centered=False, t0=None,
-        gamma=None, step_size=None, T_max=None, eta_min=0.0,
+        self,
+        loss="hinge",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        verbose=0,
+        epsilon=0.1,
+        n_jobs=None,
+        random_state=None,
+        learning_rate="optimal",
+        eta0=0.01,
+        power_t=0.5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        class_weight=None,
+        warm_start=False,
+        average=False,
+        optimizer="sgd",
+        batch_size=1,
+        momentum=None,
+        dampening=0.0,
+        beta1=0.9,
+        beta2=0.999,
+        eps=None,
+        amsgrad=False,
+        weight_decay=None,
+        lr_decay=0.0,
+        initial_accumulator_value=0.0,
+        rho=0.99,
+        centered=False,
+        t0=None,
+        gamma=None,
+        step_size=None,
+        T_max=None,
+        eta_min=0.0,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -1074,8 +1237,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             self._new_classes = classes
         else:
             classes = self.classes_
-            if partial and self._classes_arg is not None and not np.array_equal(
-                np.unique(self._classes_arg), classes
+            if (
+                partial
+                and self._classes_arg is not None
+                and not np.array_equal(np.unique(self._classes_arg), classes)
             ):
                 raise ValueError(
                     f"`classes={self._classes_arg!r}` is not the same as on the first call to "
@@ -1087,8 +1252,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         cw = self._expanded_class_weight(classes, y)
         if classes.shape[0] == 2:
             Y = np.empty((y.shape[0], 1))
-            if not (y.dtype.kind in "iu" and classes.dtype.kind in "iu" and encode_labels(
-                    y, int(classes[0]), int(classes[1]), Y[:, 0])):
+            if not (
+                y.dtype.kind in "iu"
+                and classes.dtype.kind in "iu"
+                and encode_labels(y, int(classes[0]), int(classes[1]), Y[:, 0])
+            ):
                 Y = np.where(y == classes[1], 1.0, -1.0).reshape(-1, 1)
             self._cw_pairs = [(cw[1], cw[0])]
         else:
@@ -1118,7 +1286,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {cw!r}.")
         unknown = [k for k in cw if k not in set(classes.tolist())]
         if unknown:
-            raise ValueError(f"class_weight has labels {unknown!r} that are not in classes {classes!r}.")
+            raise ValueError(
+                f"class_weight has labels {unknown!r} that are not in classes {classes!r}."
+            )
         return compute_class_weight(cw, classes=classes, y=y)
 
     def _class_sw(self, yk, k):
@@ -1147,8 +1317,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         -------
         self : SGDClassifier
         """
-        self._atomic(self._fit_classifier, X, y, coef_init, intercept_init,
-                     sample_weight, False, None)
+        self._atomic(
+            self._fit_classifier, X, y, coef_init, intercept_init, sample_weight, False, None
+        )
         return self._warn_if_not_converged()
 
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> SGDClassifier:
@@ -1171,9 +1342,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def _fit_classifier(self, X, y, coef_init, intercept_init, sample_weight, partial, classes):
         self._classes_arg = None if classes is None else np.asarray(classes)
         had = hasattr(self, "classes_")
-        self._fit_common(X, y, coef_init=coef_init, intercept_init=intercept_init,
-                         sample_weight=sample_weight, max_iter=1 if partial else self.max_iter,
-                         partial=partial)
+        self._fit_common(
+            X,
+            y,
+            coef_init=coef_init,
+            intercept_init=intercept_init,
+            sample_weight=sample_weight,
+            max_iter=1 if partial else self.max_iter,
+            partial=partial,
+        )
         if not (partial and had):
             self.classes_ = self._new_classes
         return self
@@ -1290,5 +1467,6 @@ def load(path) -> SGDRegressor | SGDClassifier:
     try:
         return cls.from_training_state(state)
     except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise ValueError(f"{path}: the checkpoint's contents do not fit together ({exc}).") from None
-
+        raise ValueError(
+            f"{path}: the checkpoint's contents do not fit together ({exc})."
+        ) from None

@@ -71,37 +71,170 @@ class Hyper:
 # The order is the slot layout of ``hp``: existing slots keep their numbers (a checkpoint
 # stores parameters, never ``hp``, but the kernels and the reference share these slots).
 HYPERS: tuple[Hyper, ...] = (
-    Hyper("eta0", 0.01, 0.01, low=0.0, doc="Base learning rate (must be > 0 for every schedule but 'optimal')."),
-    Hyper("alpha", 0.0001, 0.0001, low=0.0, doc="Penalty strength; also the 'optimal' schedule's ``1 / (alpha (t_opt + t - 1))``."),
-    Hyper("l1_ratio", 0.15, 0.15, low=0.0, high=1.0, doc="Elastic-net mixing: ``R = (1 - l1_ratio)/2 ||w||^2 + l1_ratio ||w||_1``."),
-    Hyper("epsilon", 0.1, 0.1, low=0.0, doc="Threshold of 'huber', 'epsilon_insensitive' and 'squared_epsilon_insensitive'."),
+    Hyper(
+        "eta0",
+        0.01,
+        0.01,
+        low=0.0,
+        doc="Base learning rate (must be > 0 for every schedule but 'optimal').",
+    ),
+    Hyper(
+        "alpha",
+        0.0001,
+        0.0001,
+        low=0.0,
+        doc="Penalty strength; also the 'optimal' schedule's ``1 / (alpha (t_opt + t - 1))``.",
+    ),
+    Hyper(
+        "l1_ratio",
+        0.15,
+        0.15,
+        low=0.0,
+        high=1.0,
+        doc="Elastic-net mixing: ``R = (1 - l1_ratio)/2 ||w||^2 + l1_ratio ||w||_1``.",
+    ),
+    Hyper(
+        "epsilon",
+        0.1,
+        0.1,
+        low=0.0,
+        doc="Threshold of 'huber', 'epsilon_insensitive' and 'squared_epsilon_insensitive'.",
+    ),
     Hyper("power_t", 0.25, 0.25, doc="Exponent of 'invscaling': ``eta = eta0 / t^power_t``."),
-    Hyper("optimal_init", None, 1.0, doc="Derived: offset ``t_opt`` of 'optimal' (scikit-learn's, from alpha and the loss)."),
-    Hyper("t0", None, 1.0, low=0.0, low_open=True, doc="Offset of 'inverse_time': ``eta = eta0 t0 / (t0 + k)``."),
-    Hyper("gamma", None, 0.1, low=0.0, high=1.0, low_open=True, doc="Decay factor of 'step' and 'exponential' (per update)."),
+    Hyper(
+        "optimal_init",
+        None,
+        1.0,
+        doc="Derived: offset ``t_opt`` of 'optimal' (scikit-learn's, from alpha and the loss).",
+    ),
+    Hyper(
+        "t0",
+        None,
+        1.0,
+        low=0.0,
+        low_open=True,
+        doc="Offset of 'inverse_time': ``eta = eta0 t0 / (t0 + k)``.",
+    ),
+    Hyper(
+        "gamma",
+        None,
+        0.1,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        doc="Decay factor of 'step' and 'exponential' (per update).",
+    ),
     Hyper("step_size", None, 1000, kind="int", low=1, doc="Updates between two 'step' decays."),
-    Hyper("T_max", None, 1000, kind="int", low=1, doc="Half period of 'cosine' in updates; the rate stays at ``eta_min`` after it."),
+    Hyper(
+        "T_max",
+        None,
+        1000,
+        kind="int",
+        low=1,
+        doc="Half period of 'cosine' in updates; the rate stays at ``eta_min`` after it.",
+    ),
     Hyper("eta_min", 0.0, 0.0, low=0.0, doc="Floor of 'cosine' (<= eta0)."),
-    Hyper("momentum", None, 0.9, low=0.0, high=1.0, high_open=True, doc="Momentum factor: 0.9 for 'momentum' and 'nesterov', 0 for 'rmsprop'."),
-    Hyper("dampening", 0.0, 0.0, low=0.0, high=1.0, doc="Dampening of the momentum buffer (torch.optim.SGD)."),
-    Hyper("beta1", 0.9, 0.9, low=0.0, high=1.0, high_open=True, doc="Decay of the first moment (Adam, AdamW, Adamax)."),
-    Hyper("beta2", 0.999, 0.999, low=0.0, high=1.0, high_open=True, doc="Decay of the second moment (Adam, AdamW) or of the infinity norm (Adamax)."),
-    Hyper("eps", None, 1e-8, low=0.0, doc="Denominator guard: 1e-10 for 'adagrad', 1e-8 otherwise."),
-    Hyper("weight_decay", None, 0.01, low=0.0, doc="AdamW's decoupled decay ``w <- w (1 - eta weight_decay)`` (0.01 when None); 'adamw' only."),
-    Hyper("lr_decay", 0.0, 0.0, low=0.0, doc="Adagrad's learning-rate decay: ``eta / (1 + (t - 1) lr_decay)``."),
-    Hyper("rho", 0.99, 0.99, low=0.0, high=1.0, high_open=True, doc="RMSprop's squared-gradient decay (torch's ``alpha``)."),
-    Hyper("amsgrad", False, 0.0, kind="bool", doc="Adam / AdamW: divide by the running maximum of the second moment."),
-    Hyper("centered", False, 0.0, kind="bool", doc="RMSprop: subtract the squared running mean of the gradient."),
-    Hyper("fit_intercept", True, 1.0, kind="bool", doc="Fit the intercept ``b`` (never penalised)."),
-    Hyper("average", False, 0.0, kind="int", low=0, doc="Serve the running mean of the parameters from update ``average`` on (True: 1; False or 0: off)."),
+    Hyper(
+        "momentum",
+        None,
+        0.9,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        doc="Momentum factor: 0.9 for 'momentum' and 'nesterov', 0 for 'rmsprop'.",
+    ),
+    Hyper(
+        "dampening",
+        0.0,
+        0.0,
+        low=0.0,
+        high=1.0,
+        doc="Dampening of the momentum buffer (torch.optim.SGD).",
+    ),
+    Hyper(
+        "beta1",
+        0.9,
+        0.9,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        doc="Decay of the first moment (Adam, AdamW, Adamax).",
+    ),
+    Hyper(
+        "beta2",
+        0.999,
+        0.999,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        doc="Decay of the second moment (Adam, AdamW) or of the infinity norm (Adamax).",
+    ),
+    Hyper(
+        "eps", None, 1e-8, low=0.0, doc="Denominator guard: 1e-10 for 'adagrad', 1e-8 otherwise."
+    ),
+    Hyper(
+        "weight_decay",
+        None,
+        0.01,
+        low=0.0,
+        doc="AdamW's decoupled decay ``w <- w (1 - eta weight_decay)`` (0.01 when None); 'adamw' only.",
+    ),
+    Hyper(
+        "lr_decay",
+        0.0,
+        0.0,
+        low=0.0,
+        doc="Adagrad's learning-rate decay: ``eta / (1 + (t - 1) lr_decay)``.",
+    ),
+    Hyper(
+        "rho",
+        0.99,
+        0.99,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        doc="RMSprop's squared-gradient decay (torch's ``alpha``).",
+    ),
+    Hyper(
+        "amsgrad",
+        False,
+        0.0,
+        kind="bool",
+        doc="Adam / AdamW: divide by the running maximum of the second moment.",
+    ),
+    Hyper(
+        "centered",
+        False,
+        0.0,
+        kind="bool",
+        doc="RMSprop: subtract the squared running mean of the gradient.",
+    ),
+    Hyper(
+        "fit_intercept", True, 1.0, kind="bool", doc="Fit the intercept ``b`` (never penalised)."
+    ),
+    Hyper(
+        "average",
+        False,
+        0.0,
+        kind="int",
+        low=0,
+        doc="Serve the running mean of the parameters from update ``average`` on (True: 1; False or 0: off).",
+    ),
 )
 HYPER = {h.name: h for h in HYPERS}
 N_HP = len(HYPERS)
 #: hyperparameters that are not estimator arguments (derived by :func:`resolve`)
 DERIVED = ("optimal_init",)
 #: not in ``hp``: read by the driver when it creates the optimizer state
-STATE_INIT = (Hyper("initial_accumulator_value", 0.0, 0.0, low=0.0,
-                    doc="Adagrad's starting sum of squared gradients."),)
+STATE_INIT = (
+    Hyper(
+        "initial_accumulator_value",
+        0.0,
+        0.0,
+        low=0.0,
+        doc="Adagrad's starting sum of squared gradients.",
+    ),
+)
 
 
 # --------------------------------------------------------------------------------- options
@@ -142,104 +275,244 @@ def _table(kind: str, rows: list[Option]) -> dict:
     return table
 
 
-LOSSES: dict = _table("loss", [
-    Option("loss", "squared_error", 0, "0.5 (p - y)^2;  dL/dp = p - y", task="regression"),
-    Option("loss", "huber", 1, "0.5 r^2 if |r| <= epsilon else epsilon (|r| - epsilon / 2), r = y - p",
-           reads=("epsilon",), task="regression"),
-    Option("loss", "epsilon_insensitive", 2, "max(0, |y - p| - epsilon)", reads=("epsilon",),
-           task="regression"),
-    Option("loss", "squared_epsilon_insensitive", 3, "max(0, |y - p| - epsilon)^2",
-           reads=("epsilon",), task="regression"),
-    Option("loss", "log_loss", 4, "log(1 + exp(-y p));  dL/dp = expit(p) - (y + 1) / 2",
-           task="classification"),
-    Option("loss", "hinge", 5, "max(0, 1 - y p)", task="classification"),
-    Option("loss", "squared_hinge", 6, "max(0, 1 - y p)^2", task="classification"),
-    Option("loss", "modified_huber", 7, "0 if z >= 1, (1 - z)^2 if z >= -1, else -4 z (z = y p)",
-           task="classification"),
-    Option("loss", "perceptron", 8, "max(0, -y p)", task="classification"),
-])
+LOSSES: dict = _table(
+    "loss",
+    [
+        Option("loss", "squared_error", 0, "0.5 (p - y)^2;  dL/dp = p - y", task="regression"),
+        Option(
+            "loss",
+            "huber",
+            1,
+            "0.5 r^2 if |r| <= epsilon else epsilon (|r| - epsilon / 2), r = y - p",
+            reads=("epsilon",),
+            task="regression",
+        ),
+        Option(
+            "loss",
+            "epsilon_insensitive",
+            2,
+            "max(0, |y - p| - epsilon)",
+            reads=("epsilon",),
+            task="regression",
+        ),
+        Option(
+            "loss",
+            "squared_epsilon_insensitive",
+            3,
+            "max(0, |y - p| - epsilon)^2",
+            reads=("epsilon",),
+            task="regression",
+        ),
+        Option(
+            "loss",
+            "log_loss",
+            4,
+            "log(1 + exp(-y p));  dL/dp = expit(p) - (y + 1) / 2",
+            task="classification",
+        ),
+        Option("loss", "hinge", 5, "max(0, 1 - y p)", task="classification"),
+        Option("loss", "squared_hinge", 6, "max(0, 1 - y p)^2", task="classification"),
+        Option(
+            "loss",
+            "modified_huber",
+            7,
+            "0 if z >= 1, (1 - z)^2 if z >= -1, else -4 z (z = y p)",
+            task="classification",
+        ),
+        Option("loss", "perceptron", 8, "max(0, -y p)", task="classification"),
+    ],
+)
 REGRESSION_LOSSES = tuple(n for n, o in LOSSES.items() if o.task == "regression")
 # a classifier takes the regression losses too (scikit-learn's SGDClassifier does)
-CLASSIFICATION_LOSSES = tuple(n for n, o in LOSSES.items() if o.task == "classification") \
-    + REGRESSION_LOSSES
+CLASSIFICATION_LOSSES = (
+    tuple(n for n, o in LOSSES.items() if o.task == "classification") + REGRESSION_LOSSES
+)
 
-PENALTIES: dict = _table("penalty", [
-    Option("penalty", None, 0, "R(w) = 0"),
-    Option("penalty", "l2", 1, "R(w) = 0.5 ||w||^2", reads=("alpha",)),
-    Option("penalty", "l1", 2, "R(w) = ||w||_1", reads=("alpha",)),
-    Option("penalty", "elasticnet", 3, "R(w) = (1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1",
-           reads=("alpha", "l1_ratio")),
-])
+PENALTIES: dict = _table(
+    "penalty",
+    [
+        Option("penalty", None, 0, "R(w) = 0"),
+        Option("penalty", "l2", 1, "R(w) = 0.5 ||w||^2", reads=("alpha",)),
+        Option("penalty", "l1", 2, "R(w) = ||w||_1", reads=("alpha",)),
+        Option(
+            "penalty",
+            "elasticnet",
+            3,
+            "R(w) = (1 - l1_ratio) / 2 ||w||^2 + l1_ratio ||w||_1",
+            reads=("alpha", "l1_ratio"),
+        ),
+    ],
+)
 
-OPTIMIZERS: dict = _table("optimizer", [
-    Option("optimizer", "sgd", 0,
-           "w <- max(0, 1 - eta l2c) w - eta g;  b <- b - eta g_b;  L1 by Tsuruoka's cumulative penalty",
-           variants={"sgd": {}}),
-    Option("optimizer", "momentum", 1,
-           "buf = g (t = 1) else momentum buf + (1 - dampening) g;  w <- w - eta buf",
-           reads=("momentum", "dampening"), defaults={"momentum": 0.9}, state=("ST_M1 buf",),
-           variants={"momentum": {"momentum": 0.9, "dampening": 0.1}}),
-    Option("optimizer", "nesterov", 2,
-           "buf as 'momentum';  w <- w - eta (g + momentum buf)",
-           reads=("momentum", "dampening"), defaults={"momentum": 0.9}, state=("ST_M1 buf",),
-           variants={"nesterov": {"momentum": 0.8}}),
-    Option("optimizer", "adagrad", 3,
-           "s <- s + g^2;  w <- w - eta / (1 + (t - 1) lr_decay) g / (sqrt(s) + eps)",
-           reads=("lr_decay", "eps"), defaults={"eps": 1e-10}, state=("ST_M1 sum",),
-           variants={"adagrad": {"lr_decay": 0.01, "eps": 1e-10}}),
-    Option("optimizer", "rmsprop", 4,
-           "v <- rho v + (1 - rho) g^2;  centered: ga <- ga + (1 - rho)(g - ga), v~ = v - ga^2;  "
-           "a = sqrt(v~) + eps;  momentum > 0: buf <- momentum buf + g / a, w <- w - eta buf;  "
-           "else w <- w - eta g / a",
-           reads=("rho", "eps", "momentum", "centered"), defaults={"momentum": 0.0},
-           state=("ST_M1 square_avg", "ST_M2 grad_avg", "ST_M3 momentum_buffer"),
-           variants={"rmsprop": {"rho": 0.9, "momentum": 0.0},
-                     "rmsprop-centered-momentum": {"rho": 0.9, "centered": True, "momentum": 0.5}}),
-    Option("optimizer", "adam", 5,
-           "m <- m + (1 - beta1)(g - m);  v <- beta2 v + (1 - beta2) g^2;  amsgrad: vmax <- max(vmax, v);  "
-           "w <- w - eta / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)",
-           reads=("beta1", "beta2", "eps", "amsgrad"),
-           state=("ST_M1 exp_avg", "ST_M2 exp_avg_sq", "ST_M3 max_exp_avg_sq"),
-           variants={"adam": {}, "adam-amsgrad": {"amsgrad": True}}),
-    Option("optimizer", "adamw", 6,
-           "w <- w (1 - eta weight_decay) (coefficients), then 'adam'",
-           reads=("beta1", "beta2", "eps", "amsgrad", "weight_decay"),
-           state=("ST_M1 exp_avg", "ST_M2 exp_avg_sq", "ST_M3 max_exp_avg_sq"),
-           variants={"adamw": {"weight_decay": 0.05}}),
-    Option("optimizer", "adamax", 7,
-           "m <- m + (1 - beta1)(g - m);  u <- max(beta2 u, |g| + eps);  "
-           "w <- w - eta / (1 - beta1^t) m / u  (torch.optim.Adamax)",
-           reads=("beta1", "beta2", "eps"), state=("ST_M1 exp_avg", "ST_M2 exp_inf"),
-           variants={"adamax": {}}),
-])
+OPTIMIZERS: dict = _table(
+    "optimizer",
+    [
+        Option(
+            "optimizer",
+            "sgd",
+            0,
+            "w <- max(0, 1 - eta l2c) w - eta g;  b <- b - eta g_b;  L1 by Tsuruoka's cumulative penalty",
+            variants={"sgd": {}},
+        ),
+        Option(
+            "optimizer",
+            "momentum",
+            1,
+            "buf = g (t = 1) else momentum buf + (1 - dampening) g;  w <- w - eta buf",
+            reads=("momentum", "dampening"),
+            defaults={"momentum": 0.9},
+            state=("ST_M1 buf",),
+            variants={"momentum": {"momentum": 0.9, "dampening": 0.1}},
+        ),
+        Option(
+            "optimizer",
+            "nesterov",
+            2,
+            "buf as 'momentum';  w <- w - eta (g + momentum buf)",
+            reads=("momentum", "dampening"),
+            defaults={"momentum": 0.9},
+            state=("ST_M1 buf",),
+            variants={"nesterov": {"momentum": 0.8}},
+        ),
+        Option(
+            "optimizer",
+            "adagrad",
+            3,
+            "s <- s + g^2;  w <- w - eta / (1 + (t - 1) lr_decay) g / (sqrt(s) + eps)",
+            reads=("lr_decay", "eps"),
+            defaults={"eps": 1e-10},
+            state=("ST_M1 sum",),
+            variants={"adagrad": {"lr_decay": 0.01, "eps": 1e-10}},
+        ),
+        Option(
+            "optimizer",
+            "rmsprop",
+            4,
+            "v <- rho v + (1 - rho) g^2;  centered: ga <- ga + (1 - rho)(g - ga), v~ = v - ga^2;  "
+            "a = sqrt(v~) + eps;  momentum > 0: buf <- momentum buf + g / a, w <- w - eta buf;  "
+            "else w <- w - eta g / a",
+            reads=("rho", "eps", "momentum", "centered"),
+            defaults={"momentum": 0.0},
+            state=("ST_M1 square_avg", "ST_M2 grad_avg", "ST_M3 momentum_buffer"),
+            variants={
+                "rmsprop": {"rho": 0.9, "momentum": 0.0},
+                "rmsprop-centered-momentum": {"rho": 0.9, "centered": True, "momentum": 0.5},
+            },
+        ),
+        Option(
+            "optimizer",
+            "adam",
+            5,
+            "m <- m + (1 - beta1)(g - m);  v <- beta2 v + (1 - beta2) g^2;  amsgrad: vmax <- max(vmax, v);  "
+            "w <- w - eta / (1 - beta1^t) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)",
+            reads=("beta1", "beta2", "eps", "amsgrad"),
+            state=("ST_M1 exp_avg", "ST_M2 exp_avg_sq", "ST_M3 max_exp_avg_sq"),
+            variants={"adam": {}, "adam-amsgrad": {"amsgrad": True}},
+        ),
+        Option(
+            "optimizer",
+            "adamw",
+            6,
+            "w <- w (1 - eta weight_decay) (coefficients), then 'adam'",
+            reads=("beta1", "beta2", "eps", "amsgrad", "weight_decay"),
+            state=("ST_M1 exp_avg", "ST_M2 exp_avg_sq", "ST_M3 max_exp_avg_sq"),
+            variants={"adamw": {"weight_decay": 0.05}},
+        ),
+        Option(
+            "optimizer",
+            "adamax",
+            7,
+            "m <- m + (1 - beta1)(g - m);  u <- max(beta2 u, |g| + eps);  "
+            "w <- w - eta / (1 - beta1^t) m / u  (torch.optim.Adamax)",
+            reads=("beta1", "beta2", "eps"),
+            state=("ST_M1 exp_avg", "ST_M2 exp_inf"),
+            variants={"adamax": {}},
+        ),
+    ],
+)
 
-SCHEDULES: dict = _table("schedule", [
-    Option("schedule", "constant", 0, "eta0", reads=("eta0",), variants={"constant": {"eta0": 0.05}}),
-    Option("schedule", "optimal", 1, "1 / (alpha (t_opt + t - 1))", reads=("alpha",),
-           variants={"optimal": {"alpha": 2.0}}),
-    Option("schedule", "invscaling", 2, "eta0 / t^power_t", reads=("eta0", "power_t"),
-           variants={"invscaling": {"eta0": 0.1, "power_t": 0.3}}),
-    Option("schedule", "adaptive", 3,
-           "eta0, divided by 5 after n_iter_no_change epochs without improvement",
-           reads=("eta0",), variants={"adaptive": {"eta0": 0.05}}),
-    Option("schedule", "inverse_time", 4, "eta0 t0 / (t0 + k)", reads=("eta0", "t0"),
-           requires=("t0",), variants={"inverse_time": {"eta0": 0.1, "t0": 5.0}}),
-    Option("schedule", "step", 5, "eta0 gamma^floor(k / step_size)  (torch StepLR, per update)",
-           reads=("eta0", "gamma", "step_size"), requires=("gamma", "step_size"),
-           variants={"step": {"eta0": 0.1, "gamma": 0.5, "step_size": 7}}),
-    Option("schedule", "exponential", 6, "eta0 gamma^k  (torch ExponentialLR, per update)",
-           reads=("eta0", "gamma"), requires=("gamma",),
-           variants={"exponential": {"eta0": 0.1, "gamma": 0.97}}),
-    Option("schedule", "cosine", 7,
-           "eta_min + (eta0 - eta_min) (1 + cos(pi min(k, T_max) / T_max)) / 2",
-           reads=("eta0", "T_max", "eta_min"), requires=("T_max",),
-           variants={"cosine": {"eta0": 0.1, "T_max": 30, "eta_min": 0.001}}),
-])
+SCHEDULES: dict = _table(
+    "schedule",
+    [
+        Option(
+            "schedule",
+            "constant",
+            0,
+            "eta0",
+            reads=("eta0",),
+            variants={"constant": {"eta0": 0.05}},
+        ),
+        Option(
+            "schedule",
+            "optimal",
+            1,
+            "1 / (alpha (t_opt + t - 1))",
+            reads=("alpha",),
+            variants={"optimal": {"alpha": 2.0}},
+        ),
+        Option(
+            "schedule",
+            "invscaling",
+            2,
+            "eta0 / t^power_t",
+            reads=("eta0", "power_t"),
+            variants={"invscaling": {"eta0": 0.1, "power_t": 0.3}},
+        ),
+        Option(
+            "schedule",
+            "adaptive",
+            3,
+            "eta0, divided by 5 after n_iter_no_change epochs without improvement",
+            reads=("eta0",),
+            variants={"adaptive": {"eta0": 0.05}},
+        ),
+        Option(
+            "schedule",
+            "inverse_time",
+            4,
+            "eta0 t0 / (t0 + k)",
+            reads=("eta0", "t0"),
+            requires=("t0",),
+            variants={"inverse_time": {"eta0": 0.1, "t0": 5.0}},
+        ),
+        Option(
+            "schedule",
+            "step",
+            5,
+            "eta0 gamma^floor(k / step_size)  (torch StepLR, per update)",
+            reads=("eta0", "gamma", "step_size"),
+            requires=("gamma", "step_size"),
+            variants={"step": {"eta0": 0.1, "gamma": 0.5, "step_size": 7}},
+        ),
+        Option(
+            "schedule",
+            "exponential",
+            6,
+            "eta0 gamma^k  (torch ExponentialLR, per update)",
+            reads=("eta0", "gamma"),
+            requires=("gamma",),
+            variants={"exponential": {"eta0": 0.1, "gamma": 0.97}},
+        ),
+        Option(
+            "schedule",
+            "cosine",
+            7,
+            "eta_min + (eta0 - eta_min) (1 + cos(pi min(k, T_max) / T_max)) / 2",
+            reads=("eta0", "T_max", "eta_min"),
+            requires=("T_max",),
+            variants={"cosine": {"eta0": 0.1, "T_max": 30, "eta_min": 0.001}},
+        ),
+    ],
+)
 
 KINDS = {"loss": LOSSES, "penalty": PENALTIES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 #: the estimator argument that names each kind of option
-ARGUMENT = {"loss": "loss", "penalty": "penalty", "optimizer": "optimizer",
-            "schedule": "learning_rate"}
+ARGUMENT = {
+    "loss": "loss",
+    "penalty": "penalty",
+    "optimizer": "optimizer",
+    "schedule": "learning_rate",
+}
 
 
 def code(kind: str, name, argument: str | None = None) -> int:
@@ -316,8 +589,9 @@ class Resolved:
         return n_rows if self.batch_size == 0 else self.batch_size
 
 
-def resolve(values: dict, *, losses=tuple(LOSSES), schedules=tuple(SCHEDULES),
-            owner: str = "") -> Resolved:
+def resolve(
+    values: dict, *, losses=tuple(LOSSES), schedules=tuple(SCHEDULES), owner: str = ""
+) -> Resolved:
     """Validate a dictionary of option values (estimator parameter names) and resolve it.
 
     Hyperparameters missing from ``values`` take their default; those left at None take
@@ -340,7 +614,8 @@ def resolve(values: dict, *, losses=tuple(LOSSES), schedules=tuple(SCHEDULES),
         who = f" by {owner}" if owner else ""
         raise ValueError(
             f"loss={loss_name!r} is not supported{who}; choose one of "
-            + ", ".join(repr(v) for v in losses) + "."
+            + ", ".join(repr(v) for v in losses)
+            + "."
         )
     sched_name = get("learning_rate", "invscaling")
     if isinstance(sched_name, str) and sched_name in SCHEDULES and sched_name not in schedules:
@@ -373,15 +648,21 @@ def resolve(values: dict, *, losses=tuple(LOSSES), schedules=tuple(SCHEDULES),
     eta0 = hp[slot["eta0"]]
     if schedule.name == "optimal":
         if hp[slot["alpha"]] == 0.0:
-            raise ValueError("alpha must be > 0 with learning_rate='optimal' (its rate is 1/(alpha t)).")
+            raise ValueError(
+                "alpha must be > 0 with learning_rate='optimal' (its rate is 1/(alpha t))."
+            )
     elif eta0 <= 0.0:
         raise ValueError(f"eta0 must be > 0 with learning_rate={schedule.name!r}, got {eta0}.")
     if schedule.name == "cosine" and hp[slot["eta_min"]] > eta0:
         raise ValueError(
             f"eta_min must be <= eta0 for learning_rate='cosine', got {hp[slot['eta_min']]} > {eta0}."
         )
-    if optimizer.name == "nesterov" and (hp[slot["momentum"]] <= 0.0 or hp[slot["dampening"]] != 0.0):
-        raise ValueError("optimizer='nesterov' needs momentum > 0 and dampening=0 (as torch.optim.SGD).")
+    if optimizer.name == "nesterov" and (
+        hp[slot["momentum"]] <= 0.0 or hp[slot["dampening"]] != 0.0
+    ):
+        raise ValueError(
+            "optimizer='nesterov' needs momentum > 0 and dampening=0 (as torch.optim.SGD)."
+        )
     if "weight_decay" not in optimizer.reads:
         if get("weight_decay") is not None:
             raise ValueError(
@@ -394,8 +675,9 @@ def resolve(values: dict, *, losses=tuple(LOSSES), schedules=tuple(SCHEDULES),
     batch_size = 0 if batch is None else check_int("batch_size", batch, 1)
     init = STATE_INIT[0]
     init_acc = check_real(init.name, get(init.name, init.default), init.low)
-    return Resolved(loss.code, penalty.code, optimizer.code, schedule.code, batch_size, hp,
-                    init_acc)
+    return Resolved(
+        loss.code, penalty.code, optimizer.code, schedule.code, batch_size, hp, init_acc
+    )
 
 
 def _option_name(kind: str, name):

@@ -47,9 +47,7 @@ def _figure(ax: Axes | None = None, figsize: tuple[float, float] = (6.4, 4.6)) -
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - matplotlib is a test dependency
-        raise ImportError(
-            "fastgd.plot needs matplotlib: pip install 'fastgd[plot]'"
-        ) from exc
+        raise ImportError("fastgd.plot needs matplotlib: pip install 'fastgd[plot]'") from exc
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 
@@ -67,7 +65,9 @@ def _named(items, labels, what: str) -> list[tuple[str | None, Any]]:
     if isinstance(items, Mapping):
         pairs = [(str(k), v) for k, v in items.items()]
         if labels is not None:
-            raise ValueError(f"labels must be None when {what} is a mapping (its keys are the labels).")
+            raise ValueError(
+                f"labels must be None when {what} is a mapping (its keys are the labels)."
+            )
         return pairs
     seq = list(items)
     if labels is None:
@@ -133,9 +133,11 @@ def loss_curves(
     -------
     matplotlib.figure.Figure
     """
-    single = (hasattr(estimators_or_curves, "loss_curve_")
-              or isinstance(estimators_or_curves, MinimizeResult)
-              or _is_number_sequence(estimators_or_curves))
+    single = (
+        hasattr(estimators_or_curves, "loss_curve_")
+        or isinstance(estimators_or_curves, MinimizeResult)
+        or _is_number_sequence(estimators_or_curves)
+    )
     pairs = _named([estimators_or_curves] if single else estimators_or_curves, labels, "curves")
     if not pairs:
         raise ValueError("estimators_or_curves is empty; pass at least one estimator or curve.")
@@ -207,8 +209,11 @@ def _evaluate_grid(f: Callable, xx: np.ndarray, yy: np.ndarray) -> np.ndarray:
 
 
 def _runs(f, runs, labels, grad, x0) -> list[tuple[str, MinimizeResult]]:
-    single_config = isinstance(runs, Mapping) and bool(runs) and not all(
-        isinstance(v, (MinimizeResult, Mapping)) for v in runs.values())
+    single_config = (
+        isinstance(runs, Mapping)
+        and bool(runs)
+        and not all(isinstance(v, (MinimizeResult, Mapping)) for v in runs.values())
+    )
     if isinstance(runs, MinimizeResult) or single_config:
         runs = [runs]
     pairs = _named(runs, labels, "runs")
@@ -231,8 +236,11 @@ def _runs(f, runs, labels, grad, x0) -> list[tuple[str, MinimizeResult]]:
                 f"optimizer_paths draws functions of two variables; run {i} has "
                 f"{item.x_history.shape[1]} coordinates."
             )
-        default = item.optimizer if item.learning_rate == "constant" else (
-            f"{item.optimizer}, {item.learning_rate}")
+        default = (
+            item.optimizer
+            if item.learning_rate == "constant"
+            else (f"{item.optimizer}, {item.learning_rate}")
+        )
         out.append((label or default, item))
     if not out:
         raise ValueError("runs is empty; pass at least one MinimizeResult or configuration.")
@@ -302,7 +310,9 @@ def optimizer_paths(
         bounds = ((lo[0], hi[0]), (lo[1], hi[1]))
     (x_lo, x_hi), (y_lo, y_hi) = bounds
     if not (x_lo < x_hi and y_lo < y_hi):
-        raise ValueError(f"bounds must be ((xmin, xmax), (ymin, ymax)) with min < max, got {bounds}.")
+        raise ValueError(
+            f"bounds must be ((xmin, xmax), (ymin, ymax)) with min < max, got {bounds}."
+        )
     xx, yy = np.meshgrid(np.linspace(x_lo, x_hi, resolution), np.linspace(y_lo, y_hi, resolution))
     zz = _evaluate_grid(f, xx, yy)
     finite = zz[np.isfinite(zz)]
@@ -314,8 +324,14 @@ def optimizer_paths(
             ax.clabel(cs, cs.levels[::3], fontsize=6, fmt="%.3g")
     for label, res in pairs:
         xs = res.x_history
-        (line,) = ax.plot(xs[:, 0], xs[:, 1], marker="o", ms=2.5, lw=1.2,
-                          label=f"{label}: {res.verdict}, {res.n_iter} it., f={res.fun:.3g}")
+        (line,) = ax.plot(
+            xs[:, 0],
+            xs[:, 1],
+            marker="o",
+            ms=2.5,
+            lw=1.2,
+            label=f"{label}: {res.verdict}, {res.n_iter} it., f={res.fun:.3g}",
+        )
         ax.plot(xs[-1, 0], xs[-1, 1], marker="*", ms=11, color=line.get_color(), mec="k", mew=0.5)
     start = pairs[0][1].x_history[0]
     ax.plot(start[0], start[1], marker="X", ms=9, color="k", ls="none", label="start")
@@ -373,21 +389,41 @@ def learning_rate_comparison(
         raise ValueError("rates is empty; pass at least one learning rate.")
     rows, results = [], []
     for eta in rates:
-        res = minimize(f, grad, x0, optimizer=optimizer, eta0=eta, max_iter=max_iter, tol=tol,
-                       **minimize_kwargs)
+        res = minimize(
+            f,
+            grad,
+            x0,
+            optimizer=optimizer,
+            eta0=eta,
+            max_iter=max_iter,
+            tol=tol,
+            **minimize_kwargs,
+        )
         results.append(res)
         verdict = res.verdict
         if verdict == "slow" and res.fun > res.f_history[0]:
             verdict = "diverged"  # still finite after max_iter, but moving away
-        rows.append({"eta0": res.eta0, "x": res.x, "f": res.fun, "grad_norm": res.grad_norm,
-                     "n_iter": res.n_iter, "verdict": verdict})
+        rows.append(
+            {
+                "eta0": res.eta0,
+                "x": res.x,
+                "f": res.fun,
+                "grad_norm": res.grad_norm,
+                "n_iter": res.n_iter,
+                "verdict": verdict,
+            }
+        )
     fig, ax = _figure(ax)
     values = np.concatenate([r.f_history for r in results])
     log_y = bool((values > 0).all())
     for res, row in zip(results, rows, strict=True):
         y = res.f_history
-        (line,) = ax.plot(np.arange(y.shape[0]), y, lw=1.4,
-                          label=f"eta0={res.eta0:g}: {row['verdict']} ({res.n_iter} it.)")
+        (line,) = ax.plot(
+            np.arange(y.shape[0]),
+            y,
+            lw=1.4,
+            label=f"eta0={res.eta0:g}: {row['verdict']} ({res.n_iter} it.)",
+        )
         if row["verdict"] == "diverged":
             ax.plot(y.shape[0] - 1, y[-1], marker="x", ms=9, mew=2, color=line.get_color())
     if log_y:
@@ -487,7 +523,9 @@ def coefficient_bars(
         raise ValueError("coefficients is empty.")
     sizes = {a.shape[0] for a in arrays.values()}
     if len(sizes) != 1:
-        raise ValueError(f"every coefficient vector must have the same length, got {sorted(sizes)}.")
+        raise ValueError(
+            f"every coefficient vector must have the same length, got {sorted(sizes)}."
+        )
     d = sizes.pop()
     fig, ax = _figure(ax, figsize=(max(6.4, 0.5 * d + 2), 4.4))
     width = 0.8 / len(arrays)
@@ -543,9 +581,7 @@ def predictions_vs_targets(
     for i, (label, pred) in enumerate(pairs):
         pred = np.ravel(np.asarray(pred, dtype=float))
         if pred.shape != y_true.shape:
-            raise ValueError(
-                f"predictions {i} have {pred.size} values for {y_true.size} targets."
-            )
+            raise ValueError(f"predictions {i} have {pred.size} values for {y_true.size} targets.")
         r2 = 1.0 - float(np.sum((y_true - pred) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
         name = label or ("model" if len(pairs) == 1 else f"model {i}")
         ax.scatter(y_true[::step], pred[::step], s=8, alpha=0.5, label=f"{name} (R^2 = {r2:.4f})")

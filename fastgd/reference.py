@@ -71,10 +71,17 @@ def _config_default(h: options.Hyper):
 #: as soon as it has a row there
 Config = make_dataclass(
     "Config",
-    [("loss", str, "squared_error"), ("penalty", "str | None", "l2"), ("optimizer", str, "sgd"),
-     ("learning_rate", str, "invscaling"), ("batch_size", int, 1)]
-    + [(h.name, {"real": float, "int": int, "bool": bool}[h.kind], _config_default(h))
-       for h in options.HYPERS],
+    [
+        ("loss", str, "squared_error"),
+        ("penalty", "str | None", "l2"),
+        ("optimizer", str, "sgd"),
+        ("learning_rate", str, "invscaling"),
+        ("batch_size", int, 1),
+    ]
+    + [
+        (h.name, {"real": float, "int": int, "bool": bool}[h.kind], _config_default(h))
+        for h in options.HYPERS
+    ],
     namespace={"__module__": __name__},
 )
 Config.__doc__ = """Every option and hyperparameter of one run (names as in the estimators).
@@ -218,7 +225,9 @@ def learning_rate(cfg: Config, t: float, counters: np.ndarray) -> float:
     if s == "cosine":
         if k >= cfg.T_max:
             return cfg.eta_min
-        return cfg.eta_min + (cfg.eta0 - cfg.eta_min) * (1.0 + math.cos(math.pi * k / cfg.T_max)) / 2.0
+        return (
+            cfg.eta_min + (cfg.eta0 - cfg.eta_min) * (1.0 + math.cos(math.pi * k / cfg.T_max)) / 2.0
+        )
     raise ValueError(f"unknown learning_rate {s!r}")
 
 
@@ -256,8 +265,14 @@ def cumulative_l1(w: np.ndarray, q: np.ndarray, u: float) -> None:
 
 
 # ----------------------------------------------------------------------- optimizers
-def optimizer_step(cfg: Config, params: np.ndarray, g: np.ndarray, state: np.ndarray,
-                   counters: np.ndarray, eta: float) -> None:
+def optimizer_step(
+    cfg: Config,
+    params: np.ndarray,
+    g: np.ndarray,
+    state: np.ndarray,
+    counters: np.ndarray,
+    eta: float,
+) -> None:
     """One update of ``params`` (coefficients, intercept) with batch-mean gradient ``g``.
 
     ``t = counters[SC_T]`` is this update's number. For coefficients the non-SGD
@@ -397,7 +412,7 @@ def batch_epoch(X, y, sw, order, params, state, counters, cfg: Config):
     d = X.shape[1]
     sumloss = sumobj = 0.0
     for start in range(0, len(order), cfg.batch_size):
-        rows = order[start:start + cfg.batch_size]
+        rows = order[start : start + cfg.batch_size]
         Xb = X[rows].astype(np.float64)
         p = Xb @ params[:d] + params[d]
         finite = np.isfinite(p)

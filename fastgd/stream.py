@@ -391,9 +391,13 @@ def fit_stream(
         diverged model does not replace the last good one.
     """
     if checkpoint_every is not None and int(checkpoint_every) < 1:
-        raise ValueError(f"checkpoint_every must be a positive number of chunks, got {checkpoint_every}.")
+        raise ValueError(
+            f"checkpoint_every must be a positive number of chunks, got {checkpoint_every}."
+        )
     if checkpoint_every_rows is not None and int(checkpoint_every_rows) < 1:
-        raise ValueError(f"checkpoint_every_rows must be a positive number of rows, got {checkpoint_every_rows}.")
+        raise ValueError(
+            f"checkpoint_every_rows must be a positive number of rows, got {checkpoint_every_rows}."
+        )
     if (checkpoint_every or checkpoint_every_rows) and checkpoint is None:
         raise ValueError("checkpoint_every / checkpoint_every_rows need a checkpoint path.")
     if skip_rows < 0:
@@ -410,8 +414,15 @@ def fit_stream(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total_rows, initial=int(skip_rows), unit="rows", unit_scale=True,
-                   file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        bar = tqdm(
+            total=total_rows,
+            initial=int(skip_rows),
+            unit="rows",
+            unit_scale=True,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            smoothing=0.1,
+        )
     since_ck_chunks = since_ck_rows = 0
     in_flight = None
     t0 = time.perf_counter()
@@ -445,22 +456,25 @@ def fit_stream(
             since_ck_rows += n
             if bar is not None:
                 if not math.isnan(loss):
-                    bar.set_postfix({"loss": f"{loss:.4g}", score_name: f"{score:.4f}"},
-                                    refresh=False)
+                    bar.set_postfix(
+                        {"loss": f"{loss:.4g}", score_name: f"{score:.4f}"}, refresh=False
+                    )
                 bar.update(n)
             if ck_path is not None and (
                 (checkpoint_every and since_ck_chunks >= checkpoint_every)
                 or (checkpoint_every_rows and since_ck_rows >= checkpoint_every_rows)
             ):
-                report.checkpoints += _save_checkpoint(estimator, ck_path, report.position,
-                                                       report.chunks)
+                report.checkpoints += _save_checkpoint(
+                    estimator, ck_path, report.position, report.chunks
+                )
                 since_ck_chunks = since_ck_rows = 0
         if flush and hasattr(estimator, "flush") and getattr(estimator, "n_pending_", 0):
             report.flushed_rows = int(estimator.n_pending_)
             estimator.flush()
         if ck_path is not None:
-            report.checkpoints += _save_checkpoint(estimator, ck_path, report.position,
-                                                   report.chunks)
+            report.checkpoints += _save_checkpoint(
+                estimator, ck_path, report.position, report.chunks
+            )
     except BaseException as exc:
         if in_flight is not None and in_flight[0] and _signature(estimator) != in_flight[3]:
             _account(report, history, *in_flight[:3])  # applied, not yet accounted
@@ -469,11 +483,14 @@ def fit_stream(
 
         if ck_path is not None and not isinstance(exc, DivergenceError):
             try:
-                report.checkpoints += _save_checkpoint(estimator, ck_path, report.position,
-                                                       report.chunks)
+                report.checkpoints += _save_checkpoint(
+                    estimator, ck_path, report.position, report.chunks
+                )
             except Exception as save_exc:  # never hide the original error
-                print(f"fastgd.stream: could not save the checkpoint on interrupt: {save_exc}",
-                      file=sys.stderr)
+                print(
+                    f"fastgd.stream: could not save the checkpoint on interrupt: {save_exc}",
+                    file=sys.stderr,
+                )
         try:
             exc.stream_report = report
         except AttributeError:  # pragma: no cover - exceptions without a __dict__
@@ -520,8 +537,13 @@ class ChunkReader:
         Rows in the file(s) when known without reading them (.npy, Parquet), else None.
     """
 
-    def __init__(self, path: Path, chunk_rows: int, total_rows: int | None,
-                 factory: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]):
+    def __init__(
+        self,
+        path: Path,
+        chunk_rows: int,
+        total_rows: int | None,
+        factory: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+    ):
         self.path = path
         self.chunk_rows = chunk_rows
         self.total_rows = total_rows
@@ -531,12 +553,18 @@ class ChunkReader:
         return self._factory()
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({str(self.path)!r}, chunk_rows={self.chunk_rows}, "
-                f"total_rows={self.total_rows})")
+        return (
+            f"{type(self).__name__}({str(self.path)!r}, chunk_rows={self.chunk_rows}, "
+            f"total_rows={self.total_rows})"
+        )
 
 
 def _check_chunk_rows(chunk_rows) -> int:
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+    if (
+        isinstance(chunk_rows, bool)
+        or not isinstance(chunk_rows, (int, np.integer))
+        or chunk_rows < 1
+    ):
         raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}.")
     return int(chunk_rows)
 
@@ -616,7 +644,9 @@ def read_npy(
         path_y = Path(path_y)
         my = np.load(path_y, mmap_mode="r", allow_pickle=False)
         if my.ndim != 1 or my.shape[0] != n_rows:
-            raise ValueError(f"{path_y}: expected a 1-D target of {n_rows} rows, got shape {my.shape}.")
+            raise ValueError(
+                f"{path_y}: expected a 1-D target of {n_rows} rows, got shape {my.shape}."
+            )
         if my.dtype.kind not in "biuf":
             raise ValueError(f"{path_y}: the target has non-numeric dtype {my.dtype}.")
         del my
@@ -663,7 +693,7 @@ class _Rechunker:
         data = np.concatenate(self.pieces) if len(self.pieces) > 1 else self.pieces[0]
         full = (data.shape[0] // self.chunk_rows) * self.chunk_rows
         for start in range(0, full, self.chunk_rows):
-            yield _split(data[start:start + self.chunk_rows], self.t)
+            yield _split(data[start : start + self.chunk_rows], self.t)
         rest = data[full:]
         self.pieces = [rest.copy()] if rest.shape[0] else []
         self.count = rest.shape[0]
@@ -778,9 +808,10 @@ def read_csv(
             use_arrow = False
     if use_arrow:
         _import_pyarrow("read_csv(engine='pyarrow')")
-    factory = (_arrow_csv_chunks if use_arrow else _python_csv_chunks)
-    return ChunkReader(path, chunk_rows, None,
-                       lambda: factory(path, names, has_header, t, chunk_rows, delimiter))
+    factory = _arrow_csv_chunks if use_arrow else _python_csv_chunks
+    return ChunkReader(
+        path, chunk_rows, None, lambda: factory(path, names, has_header, t, chunk_rows, delimiter)
+    )
 
 
 def _column_error(path, name, detail) -> ValueError:
@@ -794,14 +825,18 @@ def _arrow_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    read_options = pcsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))],
-                                    skip_rows=1 if has_header else 0, block_size=4 << 20)
+    read_options = pcsv.ReadOptions(
+        column_names=[f"c{i}" for i in range(len(names))],
+        skip_rows=1 if has_header else 0,
+        block_size=4 << 20,
+    )
     convert = pcsv.ConvertOptions(column_types={f"c{i}": pa.float64() for i in range(len(names))})
     parse = pcsv.ParseOptions(delimiter=delimiter)
     rechunk = _Rechunker(chunk_rows, t)
     try:
-        reader = pcsv.open_csv(path, read_options=read_options, parse_options=parse,
-                               convert_options=convert)
+        reader = pcsv.open_csv(
+            path, read_options=read_options, parse_options=parse, convert_options=convert
+        )
         with reader:
             while True:
                 try:
@@ -810,8 +845,9 @@ def _arrow_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
                     break
                 if batch.num_rows == 0:
                     continue
-                cols = [batch.column(j).to_numpy(zero_copy_only=False)
-                        for j in range(batch.num_columns)]
+                cols = [
+                    batch.column(j).to_numpy(zero_copy_only=False) for j in range(batch.num_columns)
+                ]
                 yield from rechunk.add(_block_to_float(cols))
     except pa.ArrowInvalid as exc:
         message = str(exc)
@@ -829,8 +865,9 @@ def _python_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
     def convert(rows, first_line):
         if any(len(r) != width for r in rows):
             bad = next(i for i, r in enumerate(rows) if len(r) != width)
-            raise ValueError(f"{path}: line {first_line + bad} has {len(rows[bad])} fields, "
-                             f"expected {width}.")
+            raise ValueError(
+                f"{path}: line {first_line + bad} has {len(rows[bad])} fields, expected {width}."
+            )
         cells = np.array(rows, dtype=object).reshape(len(rows), width)
         cols = []
         for j in range(width):
@@ -905,8 +942,11 @@ def read_parquet(
     schema = pf.schema_arrow
     names = list(schema.names)
     for fld in schema:
-        if not (pa.types.is_integer(fld.type) or pa.types.is_floating(fld.type)
-                or pa.types.is_boolean(fld.type)):
+        if not (
+            pa.types.is_integer(fld.type)
+            or pa.types.is_floating(fld.type)
+            or pa.types.is_boolean(fld.type)
+        ):
             raise _column_error(path, fld.name, f"type {fld.type}")
     t = _resolve_target(target, names, path)
     total = pf.metadata.num_rows
@@ -918,8 +958,10 @@ def read_parquet(
             for batch in f.iter_batches(batch_size=chunk_rows):
                 if batch.num_rows == 0:
                     continue
-                cols = [np.asarray(batch.column(j).to_numpy(zero_copy_only=False),
-                                   dtype=np.float64) for j in range(batch.num_columns)]
+                cols = [
+                    np.asarray(batch.column(j).to_numpy(zero_copy_only=False), dtype=np.float64)
+                    for j in range(batch.num_columns)
+                ]
                 yield from rechunk.add(_block_to_float(cols))
         yield from rechunk.finish()
 
@@ -933,8 +975,9 @@ def _reader_for(path: Path, target, chunk_rows, delimiter, header) -> ChunkReade
             raise ValueError(f"{path}: .npy columns have no names; give target as an index.")
         return read_npy(path, target_column=target, chunk_rows=chunk_rows)
     if suffix == ".csv":
-        return read_csv(path, target=target, chunk_rows=chunk_rows, delimiter=delimiter,
-                        header=header)
+        return read_csv(
+            path, target=target, chunk_rows=chunk_rows, delimiter=delimiter, header=header
+        )
     if suffix in (".parquet", ".pq"):
         return read_parquet(path, target=target, chunk_rows=chunk_rows)
     raise ValueError(

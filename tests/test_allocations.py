@@ -60,8 +60,9 @@ print(json.dumps(growing))
 @pytest.mark.slow
 def test_no_allocation_grows_with_the_number_of_rows():
     env = dict(os.environ, NUMBA_NRT_STATS="1")
-    out = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True,
-                         env=env, timeout=1200)
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, env=env, timeout=1200
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     growing = json.loads(out.stdout.strip().splitlines()[-1])
     assert growing == [], "\n".join(growing[:20])

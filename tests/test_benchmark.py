@@ -41,8 +41,12 @@ def test_report_from_saved_json(tmp_path):
     assert cli.main(["bench", "--report-only", str(DATA), "--out", str(out)]) == 0
     text = _check_report(out)
     res = benchmark.load_results(DATA)
-    kinds = {"bandwidth": res["bandwidth"], "throughput": res["throughput"],
-             "accuracy": res["accuracy"], "startup": res["startup"]}
+    kinds = {
+        "bandwidth": res["bandwidth"],
+        "throughput": res["throughput"],
+        "accuracy": res["accuracy"],
+        "startup": res["startup"],
+    }
     assert all(kinds.values()), "the fixture must hold every kind of benchmark"
     assert set(res["startup"]) == {"cold", "warm"}
     # machine description and versions come from the JSON
@@ -68,8 +72,7 @@ def test_ratios_come_from_the_same_json():
         assert s["ratio"] == pytest.approx(peer["seconds"] / fast["seconds"])
     for r in res["throughput"]:
         assert r["samples_s"] == pytest.approx(r["n"] / r["seconds"])
-        assert r["frac_plain"] == pytest.approx(
-            r["gbs"] / res["bandwidth"][benchmark.PLAIN_PROBE])
+        assert r["frac_plain"] == pytest.approx(r["gbs"] / res["bandwidth"][benchmark.PLAIN_PROBE])
 
 
 def test_goal_verdicts_follow_the_numbers():
@@ -96,8 +99,21 @@ def test_fastgd_bench_tiny_completes(tmp_path, monkeypatch):
         pytest.skip("needs the bench/ directory of a source checkout")
     monkeypatch.chdir(REPO)
     out = tmp_path / "reports"
-    rc = cli.main(["bench", "--tiny", "--skip-cold", "--sizes", "300", "--dims", "10",
-                   "--impls", "fastgd,fastgd-kernel,sklearn,textbook", "--out", str(out)])
+    rc = cli.main(
+        [
+            "bench",
+            "--tiny",
+            "--skip-cold",
+            "--sizes",
+            "300",
+            "--dims",
+            "10",
+            "--impls",
+            "fastgd,fastgd-kernel,sklearn,textbook",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     data = json.loads((out / benchmark.JSON_NAME).read_text())
     kinds = {b["extra_info"].get("kind") for b in data["benchmarks"]}
@@ -108,11 +124,14 @@ def test_fastgd_bench_tiny_completes(tmp_path, monkeypatch):
 
 def test_readme_headline_is_generated(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n## Speed\n\n{benchmark.README_START}\nold\n"
-                      f"{benchmark.README_END}\n\n## Next\n")
+    readme.write_text(
+        f"# x\n\n## Speed\n\n{benchmark.README_START}\nold\n{benchmark.README_END}\n\n## Next\n"
+    )
     out = tmp_path / "reports"
-    assert cli.main(["bench", "--report-only", str(DATA), "--out", str(out),
-                     "--readme", str(readme)]) == 0
+    assert (
+        cli.main(["bench", "--report-only", str(DATA), "--out", str(out), "--readme", str(readme)])
+        == 0
+    )
     text = readme.read_text()
     assert "old" not in text and text.endswith("\n## Next\n")
     assert "](reports/benchmark.md)" in text and "](reports/throughput_vs_n.png)" in text

@@ -12,8 +12,12 @@ def _fake_compare(bad_width=None):
     def compare(cfg, X, y, sw, X_kernel=None, model_only=False, **kw):
         dtype = "float64" if X_kernel is None else str(X_kernel.dtype)
         seen.append((X.shape[1], dtype))
-        if (bad_width == X.shape[1] and cfg.loss == "hinge" and dtype == "float64"
-                and cfg.optimizer == "adam"):
+        if (
+            bad_width == X.shape[1]
+            and cfg.loss == "hinge"
+            and dtype == "float64"
+            and cfg.optimizer == "adam"
+        ):
             return 1.0
         return 1e-13
 

@@ -20,23 +20,35 @@ from fastgd.cli import build_parser  # noqa: E402
 FIGURE_LABELS = {
     "worked_example": {"loss": ("epoch", "mean training loss (objective per sample)")},
     "line_fit": {"fit": ("x", "y"), "loss": ("epoch", "mean training loss (objective per sample)")},
-    "batch_minibatch_stochastic": {"loss": ("epoch", "mean training loss (objective per sample)"),
-                                   "predictions": ("target y", "prediction")},
+    "batch_minibatch_stochastic": {
+        "loss": ("epoch", "mean training loss (objective per sample)"),
+        "predictions": ("target y", "prediction"),
+    },
     "shuffled_minibatches": {"loss": ("epoch", "mean training loss (objective per sample)")},
     "learning_rates": {"rates": ("iteration", "f(x)")},
-    "inverse_time_schedule": {"schedule": ("update t", "learning rate eta_t"),
-                              "loss": ("epoch", "mean training loss (objective per sample)")},
-    "momentum_vs_plain": {"paths": ("x[0]", "x[1]"),
-                          "loss": ("epoch", "mean training loss (objective per sample)")},
-    "adam_rmsprop": {"paths": ("x[0]", "x[1]"),
-                     "loss": ("epoch", "mean training loss (objective per sample)")},
-    "step_exponential_decay": {"schedule": ("update t", "learning rate eta_t"),
-                               "loss": ("epoch", "mean training loss (objective per sample)")},
+    "inverse_time_schedule": {
+        "schedule": ("update t", "learning rate eta_t"),
+        "loss": ("epoch", "mean training loss (objective per sample)"),
+    },
+    "momentum_vs_plain": {
+        "paths": ("x[0]", "x[1]"),
+        "loss": ("epoch", "mean training loss (objective per sample)"),
+    },
+    "adam_rmsprop": {
+        "paths": ("x[0]", "x[1]"),
+        "loss": ("epoch", "mean training loss (objective per sample)"),
+    },
+    "step_exponential_decay": {
+        "schedule": ("update t", "learning rate eta_t"),
+        "loss": ("epoch", "mean training loss (objective per sample)"),
+    },
     "l1_l2": {"coefficients": ("feature j", "coefficient w_j")},
     "early_stopping": {"loss": ("epoch", "mean training loss (objective per sample)")},
     "tolerance_stop": {"gradient_norm": ("iteration", "gradient norm ||grad f(x)||")},
-    "logistic_regression": {"probabilities": ("target y", "prediction"),
-                            "loss": ("epoch", "mean training loss (objective per sample)")},
+    "logistic_regression": {
+        "probabilities": ("target y", "prediction"),
+        "loss": ("epoch", "mean training loss (objective per sample)"),
+    },
     "streaming": {"error": ("samples seen", "max |parameter - true value|")},
     "sklearn_comparison": {"predictions": ("target y", "prediction")},
 }
@@ -124,7 +136,13 @@ def test_regression_examples_recover_parameters(results):
 
 def test_convergence_verdicts(results):
     assert results["learning_rates"].values["verdicts"] == [
-        "slow", "slow", "converged", "converged", "converged", "diverged"]
+        "slow",
+        "slow",
+        "converged",
+        "converged",
+        "converged",
+        "diverged",
+    ]
     rows = results["learning_rates"].values["rows"]
     assert rows[3]["n_iter"] == 1 and rows[3]["x"][0] == 0.0
     assert all(np.isfinite(r["x"]).all() for r in rows)
@@ -161,15 +179,26 @@ def test_examples_without_outdir_write_nothing(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ the command line
 def test_cli_only_one_example(tmp_path, capsys):
     args = build_parser().parse_args(
-        ["demo", "--small", "--only", "worked_example", "--only", "learning_rates",
-         "--outdir", str(tmp_path / "out")])
+        [
+            "demo",
+            "--small",
+            "--only",
+            "worked_example",
+            "--only",
+            "learning_rates",
+            "--outdir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "== worked_example:" in out and "== learning_rates:" in out
     assert "== line_fit" not in out
     assert "2 examples, 5 checks" in out and "all hold" in out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "learning_rates_rates.png", "worked_example_loss.png"]
+        "learning_rates_rates.png",
+        "worked_example_loss.png",
+    ]
 
 
 def test_cli_rejects_unknown_example():
@@ -179,12 +208,28 @@ def test_cli_rejects_unknown_example():
 
 def test_cli_subprocess_headless(tmp_path):
     """``fastgd demo`` in a fresh process without a display writes its figures."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")
+    }
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from fastgd.cli import main; sys.exit(main(sys.argv[1:]))",
-         "demo", "--small", "--only", "tolerance_stop", "--outdir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env, check=False)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from fastgd.cli import main; sys.exit(main(sys.argv[1:]))",
+            "demo",
+            "--small",
+            "--only",
+            "tolerance_stop",
+            "--outdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert "all hold" in out.stdout
     assert_png(tmp_path / "tolerance_stop_gradient_norm.png")

@@ -123,8 +123,18 @@ def test_regressor_matches_sklearn(reg_data, learning_rate, penalty, average):
         # 'optimal' starts at eta ~ alpha^-1/4: keep the first steps stable on squared loss
         alpha, X = 0.1, 0.5 * X
     ours, theirs = _both(
-        SGDRegressor, sk.SGDRegressor, X, y, learning_rate=learning_rate, penalty=penalty,
-        average=average, alpha=alpha, eta0=0.01, max_iter=5, tol=None, shuffle=False,
+        SGDRegressor,
+        sk.SGDRegressor,
+        X,
+        y,
+        learning_rate=learning_rate,
+        penalty=penalty,
+        average=average,
+        alpha=alpha,
+        eta0=0.01,
+        max_iter=5,
+        tol=None,
+        shuffle=False,
     )
     _assert_same_fit(ours, theirs)
     assert np.abs(ours.coef_).max() < 10.0  # a tame trajectory, not a blow-up
@@ -133,8 +143,15 @@ def test_regressor_matches_sklearn(reg_data, learning_rate, penalty, average):
 def test_regressor_matches_sklearn_tol_stopped(reg_data):
     X, y = reg_data
     ours, theirs = _both(
-        SGDRegressor, sk.SGDRegressor, X, y, alpha=0.01, eta0=0.01, tol=1e-3,
-        max_iter=1000, shuffle=False,
+        SGDRegressor,
+        sk.SGDRegressor,
+        X,
+        y,
+        alpha=0.01,
+        eta0=0.01,
+        tol=1e-3,
+        max_iter=1000,
+        shuffle=False,
     )
     _assert_same_fit(ours, theirs)
     assert 1 < ours.n_iter_ < 1000
@@ -144,8 +161,17 @@ def test_regressor_matches_sklearn_sample_weight(reg_data):
     X, y = reg_data
     sw = np.linspace(0.2, 2.0, X.shape[0])
     ours, theirs = _both(
-        SGDRegressor, sk.SGDRegressor, X, y, sample_weight=sw, penalty="elasticnet",
-        alpha=0.01, eta0=0.01, max_iter=4, tol=None, shuffle=False,
+        SGDRegressor,
+        sk.SGDRegressor,
+        X,
+        y,
+        sample_weight=sw,
+        penalty="elasticnet",
+        alpha=0.01,
+        eta0=0.01,
+        max_iter=4,
+        tol=None,
+        shuffle=False,
     )
     _assert_same_fit(ours, theirs)
 
@@ -161,8 +187,17 @@ def test_classifier_matches_sklearn(clf_data, loss, n_classes, class_weight):
     # rounding ~1e-16 -> 1e-7 within the first epoch at alpha=0.01 (chaotic, not a bug)
     alpha = 0.03 if loss == "modified_huber" else 0.01
     ours, theirs = _both(
-        SGDClassifier, sk.SGDClassifier, X, y, sample_weight=sw, loss=loss,
-        class_weight=class_weight, alpha=alpha, max_iter=5, tol=None, shuffle=False,
+        SGDClassifier,
+        sk.SGDClassifier,
+        X,
+        y,
+        sample_weight=sw,
+        loss=loss,
+        class_weight=class_weight,
+        alpha=alpha,
+        max_iter=5,
+        tol=None,
+        shuffle=False,
     )
     _assert_same_fit(ours, theirs)
     assert_array_equal(ours.classes_, theirs.classes_)
@@ -173,8 +208,17 @@ def test_classifier_matches_sklearn(clf_data, loss, n_classes, class_weight):
 def test_classifier_matches_sklearn_tol_stopped(clf_data, average):
     X, _, y3 = clf_data
     ours, theirs = _both(
-        SGDClassifier, sk.SGDClassifier, X, y3, loss="log_loss", alpha=0.01, penalty="l2",
-        average=average, tol=1e-3, max_iter=1000, shuffle=False,
+        SGDClassifier,
+        sk.SGDClassifier,
+        X,
+        y3,
+        loss="log_loss",
+        alpha=0.01,
+        penalty="l2",
+        average=average,
+        tol=1e-3,
+        max_iter=1000,
+        shuffle=False,
     )
     _assert_same_fit(ours, theirs)
 
@@ -204,11 +248,25 @@ def test_average_with_l1_is_mean_of_exact_iterates(reg_data):
     readable twin.
     """
     X, y = reg_data
-    params = dict(penalty="l1", alpha=0.01, learning_rate="constant", eta0=0.01, max_iter=3,
-                  tol=None, shuffle=False)
+    params = dict(
+        penalty="l1",
+        alpha=0.01,
+        learning_rate="constant",
+        eta0=0.01,
+        max_iter=3,
+        tol=None,
+        shuffle=False,
+    )
     model = SGDRegressor(average=True, **params).fit(X, y)
-    cfg = reference.Config(loss="squared_error", penalty="l1", learning_rate="constant",
-                           eta0=0.01, alpha=0.01, batch_size=1, average=0)
+    cfg = reference.Config(
+        loss="squared_error",
+        penalty="l1",
+        learning_rate="constant",
+        eta0=0.01,
+        alpha=0.01,
+        batch_size=1,
+        average=0,
+    )
     iterates = _reference_iterates(X, y, cfg, n_epochs=3)
     assert model.t_ == iterates.shape[0] + 1
     mean = iterates.mean(axis=0)
@@ -277,31 +335,55 @@ BAD_DATA = {
     # name: (method, make (X, y, kwargs) from good X, y; exception, match)
     "X_nan": (lambda X, y: (_with(X, nan_row, 2, np.nan), y, {}), ValueError, r"X.*NaN"),
     "X_inf": (lambda X, y: (_with(X, nan_row, 1, np.inf), y, {}), ValueError, r"X.*inf"),
-    "y_nan": (lambda X, y: (X, np.where(np.arange(N) == nan_row, np.nan, y), {}),
-              ValueError, r"y.*NaN"),
-    "y_inf": (lambda X, y: (X, np.where(np.arange(N) == nan_row, np.inf, y), {}),
-              ValueError, r"y.*inf"),
+    "y_nan": (
+        lambda X, y: (X, np.where(np.arange(N) == nan_row, np.nan, y), {}),
+        ValueError,
+        r"y.*NaN",
+    ),
+    "y_inf": (
+        lambda X, y: (X, np.where(np.arange(N) == nan_row, np.inf, y), {}),
+        ValueError,
+        r"y.*inf",
+    ),
     "X_1d": (lambda X, y: (X[:, 0], y, {}), ValueError, r"X.*2D array"),
     "X_3d": (lambda X, y: (X[:, :, None], y, {}), ValueError, r"X.*dim 3"),
-    "length_mismatch": (lambda X, y: (X[:-1], y, {}), ValueError,
-                        r"X and y .*inconsistent numbers of samples"),
+    "length_mismatch": (
+        lambda X, y: (X[:-1], y, {}),
+        ValueError,
+        r"X and y .*inconsistent numbers of samples",
+    ),
     "X_empty": (lambda X, y: (X[:0], y[:0], {}), ValueError, r"X.*0 sample"),
-    "X_strings": (lambda X, y: (np.full(X.shape, "a"), y, {}), (ValueError, TypeError),
-                  r"X.*(string|float)"),
-    "sample_weight_length": (lambda X, y: (X, y, {"sample_weight": np.ones(N - 1)}),
-                             ValueError, r"sample_weight"),
+    "X_strings": (
+        lambda X, y: (np.full(X.shape, "a"), y, {}),
+        (ValueError, TypeError),
+        r"X.*(string|float)",
+    ),
+    "sample_weight_length": (
+        lambda X, y: (X, y, {"sample_weight": np.ones(N - 1)}),
+        ValueError,
+        r"sample_weight",
+    ),
     "sample_weight_negative": (
         lambda X, y: (X, y, {"sample_weight": np.where(np.arange(N) == 5, -1.0, 1.0)}),
-        ValueError, r"sample_weight.*non-negative"),
+        ValueError,
+        r"sample_weight.*non-negative",
+    ),
     "sample_weight_nan": (
         lambda X, y: (X, y, {"sample_weight": np.where(np.arange(N) == 5, np.nan, 1.0)}),
-        ValueError, r"sample_weight.*NaN"),
+        ValueError,
+        r"sample_weight.*NaN",
+    ),
     # validation resets n_features_in_ before sample_weight is looked at
     "new_feature_count_and_bad_sample_weight": (
         lambda X, y: (X[:, :3], y, {"sample_weight": -np.ones(N)}),
-        ValueError, r"sample_weight"),
+        ValueError,
+        r"sample_weight",
+    ),
     "new_feature_count_and_nan": (
-        lambda X, y: (_with(X, nan_row, 0, np.nan)[:, :3], y, {}), ValueError, r"X.*NaN"),
+        lambda X, y: (_with(X, nan_row, 0, np.nan)[:, :3], y, {}),
+        ValueError,
+        r"X.*NaN",
+    ),
 }
 
 
@@ -441,8 +523,15 @@ def test_divergence_in_a_later_epoch_keeps_last_finite_epoch():
     X = rng.normal(size=(200, 4)) * np.array([1.0, 1e3, 1e5, 1.0])
     y = 0.01 * X.sum(axis=1) + rng.normal(size=200)
     # the L2 term in the gradient multiplies w by (1 - eta alpha) = -99 every step
-    model = SGDRegressor(optimizer="momentum", batch_size=16, learning_rate="constant",
-                         eta0=1e6, max_iter=50, tol=None, random_state=0)
+    model = SGDRegressor(
+        optimizer="momentum",
+        batch_size=16,
+        learning_rate="constant",
+        eta0=1e6,
+        max_iter=50,
+        tol=None,
+        random_state=0,
+    )
     with pytest.raises(ValueError, match=r"epoch #\d+") as info:
         model.fit(X, y)
     epoch = int(re.search(r"epoch #(\d+)", str(info.value)).group(1))
@@ -495,8 +584,9 @@ def test_warm_start_starts_from_previous_coef(reg_data):
     params = dict(max_iter=2, tol=None, shuffle=False, eta0=0.01, learning_rate="constant")
     first = SGDRegressor(**params).fit(X, y)
     warm = copy.deepcopy(first).set_params(warm_start=True).fit(X, y)
-    explicit = SGDRegressor(**params).fit(X, y, coef_init=first.coef_,
-                                          intercept_init=first.intercept_)
+    explicit = SGDRegressor(**params).fit(
+        X, y, coef_init=first.coef_, intercept_init=first.intercept_
+    )
     cold = copy.deepcopy(first).fit(X, y)
     assert_allclose(warm.coef_, explicit.coef_, rtol=1e-12)
     assert_allclose(warm.intercept_, explicit.intercept_, rtol=1e-12)
@@ -507,8 +597,7 @@ def test_warm_start_starts_from_previous_coef(reg_data):
 @pytest.mark.parametrize("cls", [SGDRegressor, SGDClassifier])
 def test_early_stopping_stops(cls, reg_data, clf_data):
     X, y = reg_data if cls is SGDRegressor else (clf_data[0], clf_data[1])
-    model = cls(early_stopping=True, n_iter_no_change=3, tol=1e-3, max_iter=1000,
-                random_state=0)
+    model = cls(early_stopping=True, n_iter_no_change=3, tol=1e-3, max_iter=1000, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # it converged: no warning
         model.fit(X, y)
@@ -557,8 +646,9 @@ def test_loss_curve_has_one_entry_per_epoch(reg_data, clf_data):
 @pytest.mark.parametrize("cls", [SGDRegressor, SGDClassifier])
 def test_pickle_round_trip(cls, reg_data, clf_data):
     X, y = reg_data if cls is SGDRegressor else (clf_data[0], clf_data[2])
-    model = cls(max_iter=3, tol=None, random_state=0, optimizer="adam", eta0=0.01,
-                learning_rate="constant").fit(X, y)
+    model = cls(
+        max_iter=3, tol=None, random_state=0, optimizer="adam", eta0=0.01, learning_rate="constant"
+    ).fit(X, y)
     clone = pickle.loads(pickle.dumps(model))
     method = "predict" if cls is SGDRegressor else "decision_function"
     assert_array_equal(getattr(clone, method)(X), getattr(model, method)(X))
@@ -569,8 +659,13 @@ def test_pickle_round_trip(cls, reg_data, clf_data):
 
 
 OPTIMIZER_ETA0 = {
-    "sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.5, "rmsprop": 0.01,
-    "adam": 0.05, "adamw": 0.05,
+    "sgd": 0.05,
+    "momentum": 0.01,
+    "nesterov": 0.01,
+    "adagrad": 0.5,
+    "rmsprop": 0.01,
+    "adam": 0.05,
+    "adamw": 0.05,
 }
 
 
@@ -581,8 +676,16 @@ def test_every_optimizer_fits_a_simple_regression(reg_data, optimizer, batch_siz
     eta0 = OPTIMIZER_ETA0[optimizer]
     if batch_size is None and optimizer in ("sgd", "momentum", "nesterov"):
         eta0 *= 10  # one update per epoch: a larger step
-    model = SGDRegressor(optimizer=optimizer, batch_size=batch_size, learning_rate="constant",
-                         eta0=eta0, penalty=None, max_iter=200, tol=None, random_state=0)
+    model = SGDRegressor(
+        optimizer=optimizer,
+        batch_size=batch_size,
+        learning_rate="constant",
+        eta0=eta0,
+        penalty=None,
+        max_iter=200,
+        tol=None,
+        random_state=0,
+    )
     model.fit(X, y)
     assert model.score(X, y) > 0.9
     assert model.n_iter_ == 200
@@ -609,12 +712,16 @@ def test_estimators_are_scikit_learn_estimators():
     y = X @ [1.0, -1.0, 0.5]
     sw = rng.uniform(0.5, 2.0, size=120)
     with sklearn.config_context(enable_metadata_routing=True):
-        reg = SGDRegressor(random_state=0, max_iter=20, tol=None).set_fit_request(
-            sample_weight=True).set_score_request(sample_weight=True)
+        reg = (
+            SGDRegressor(random_state=0, max_iter=20, tol=None)
+            .set_fit_request(sample_weight=True)
+            .set_score_request(sample_weight=True)
+        )
         pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False), reg)
         pipe.fit(X, y, sample_weight=sw)
         direct = SGDRegressor(random_state=0, max_iter=20, tol=None).fit(
-            StandardScaler().fit_transform(X), y, sample_weight=sw)
+            StandardScaler().fit_transform(X), y, sample_weight=sw
+        )
         np.testing.assert_array_equal(pipe[-1].coef_, direct.coef_)
         search = GridSearchCV(pipe, {"sgdregressor__eta0": [0.01, 0.02]}, cv=3)
         search.fit(X, y, sample_weight=sw)
@@ -630,9 +737,16 @@ def test_works_inside_scikit_learn_tools():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 4)) * [1, 10, 100, 1000]
     y = X @ [1.0, 0.1, 0.01, 0.001] + 0.5
-    reg = fastgd.SGDRegressor(optimizer="adam", learning_rate="constant", eta0=0.05,
-                              batch_size=16, penalty=None, random_state=0, tol=None,
-                              max_iter=30)
+    reg = fastgd.SGDRegressor(
+        optimizer="adam",
+        learning_rate="constant",
+        eta0=0.05,
+        batch_size=16,
+        penalty=None,
+        random_state=0,
+        tol=None,
+        max_iter=30,
+    )
     assert is_regressor(reg) and not is_classifier(reg)
     assert is_classifier(fastgd.SGDClassifier())
     twin = clone(reg)

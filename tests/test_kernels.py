@@ -26,8 +26,9 @@ def _grid_failures(loss, optimizer, *, tol, epochs=2, float32=False, average=0):
         for weighted in (False, True):
             weights = sw if weighted else np.ones_like(sw)
             X_kernel = X.astype(np.float32) if float32 else None
-            dev = _grid.compare(cfg, X, y, weights, epochs=epochs, X_kernel=X_kernel,
-                                model_only=float32)
+            dev = _grid.compare(
+                cfg, X, y, weights, epochs=epochs, X_kernel=X_kernel, model_only=float32
+            )
             count += 1
             if not dev <= tol:
                 failures.append(f"{name}/weighted={weighted}: {dev:.3g}")
@@ -89,10 +90,31 @@ def test_nonfinite_row_stops_both_at_same_position():
     loss, penalty, opt, sched, batch, hp = _grid.kernel_args(cfg, len(y))
     order = np.arange(len(y), dtype=np.int64)
     d = X.shape[1]
-    k = run_epoch(X, y, sw, order, np.zeros(d + 1), np.zeros((C.N_ST, d + 1)),
-                  np.array([1.0, 0.0, cfg.eta0]), hp, loss, penalty, opt, sched, batch)
-    r = reference.run_epoch(X, y, sw, order, np.zeros(d + 1), reference.init_state(d),
-                            reference.init_counters(cfg.eta0), cfg)
+    k = run_epoch(
+        X,
+        y,
+        sw,
+        order,
+        np.zeros(d + 1),
+        np.zeros((C.N_ST, d + 1)),
+        np.array([1.0, 0.0, cfg.eta0]),
+        hp,
+        loss,
+        penalty,
+        opt,
+        sched,
+        batch,
+    )
+    r = reference.run_epoch(
+        X,
+        y,
+        sw,
+        order,
+        np.zeros(d + 1),
+        reference.init_state(d),
+        reference.init_counters(cfg.eta0),
+        cfg,
+    )
     assert k[2] == r[2] == 7
 
 
@@ -140,14 +162,25 @@ print(json.dumps({f.__name__: len(f.signatures) for f in kernels}))
 def test_one_compiled_signature_per_dtype():
     """The whole grid, both dtypes, writable and read-only X, every label dtype and the
     estimators compile each entry point once per X dtype."""
-    out = subprocess.run([sys.executable, "-c", _COMPILE_SCRIPT], capture_output=True,
-                         text=True, check=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", _COMPILE_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
     counts = json.loads(out.stdout.strip().splitlines()[-1])
     # Python reaches the epoch loops only through fastgd._driver (run_epoch and the
     # guarded kernels of partial_fit's hot path): at most one signature per X dtype
     # (float32, float64), read-only or not; none at all for a path the cache serves.
-    for name in ("sgd_plain_epoch", "sgd_general_epoch", "batch_epoch", "guarded_plain",
-                 "guarded_general", "guarded_batch"):
+    for name in (
+        "sgd_plain_epoch",
+        "sgd_general_epoch",
+        "batch_epoch",
+        "guarded_plain",
+        "guarded_general",
+        "guarded_batch",
+    ):
         assert counts[name] <= 2, counts
     assert counts["sgd_plain_epoch"] >= 1 and counts["batch_epoch"] >= 1, counts
     # contiguous writable float64 targets only (others go to NumPy); int64 labels only
@@ -156,8 +189,23 @@ def test_one_compiled_signature_per_dtype():
 
 
 # --------------------------------------------------------------- the seeds' numbers
-SEED_X = np.array([[1, 2], [3, 1], [1, 1], [0, 1], [2, 2], [-2, 3], [1, 2], [-1, -0.5],
-                   [0.5, 1.2], [2, 1], [-2, 3], [-1, 1]], dtype=float)
+SEED_X = np.array(
+    [
+        [1, 2],
+        [3, 1],
+        [1, 1],
+        [0, 1],
+        [2, 2],
+        [-2, 3],
+        [1, 2],
+        [-1, -0.5],
+        [0.5, 1.2],
+        [2, 1],
+        [-2, 3],
+        [-1, 1],
+    ],
+    dtype=float,
+)
 
 
 def test_worked_example_first_minibatch():
@@ -166,11 +214,25 @@ def test_worked_example_first_minibatch():
     The seed's gradient of mean((p - y)^2) is twice fastgd's, so its eta 0.1 is eta0=0.2.
     """
     y = SEED_X @ np.array([1.5, 1.5]) + 0.1
-    model = SGDRegressor(optimizer="sgd", batch_size=3, learning_rate="constant", eta0=0.2,
-                         penalty=None, shuffle=False)
+    model = SGDRegressor(
+        optimizer="sgd",
+        batch_size=3,
+        learning_rate="constant",
+        eta0=0.2,
+        penalty=None,
+        shuffle=False,
+    )
     model.partial_fit(SEED_X[:3], y[:3])  # zeros start: use coef_init through fit instead
-    model = SGDRegressor(optimizer="sgd", batch_size=3, learning_rate="constant", eta0=0.2,
-                         penalty=None, shuffle=False, max_iter=1, tol=None)
+    model = SGDRegressor(
+        optimizer="sgd",
+        batch_size=3,
+        learning_rate="constant",
+        eta0=0.2,
+        penalty=None,
+        shuffle=False,
+        max_iter=1,
+        tol=None,
+    )
     model.fit(SEED_X[:3], y[:3], coef_init=[1.0, 1.0], intercept_init=[0.0])
     np.testing.assert_allclose(model.coef_, [1.6, 1.42666667], atol=5e-9)
     np.testing.assert_allclose(model.intercept_, [0.32], atol=1e-12)
@@ -183,8 +245,15 @@ def test_seed_full_batch_line_fit():
     """
     x = np.arange(1, 301, dtype=float).reshape(-1, 1)
     y = 0.5 * x[:, 0] + 2
-    model = SGDRegressor(batch_size=None, learning_rate="constant", eta0=5e-5, penalty=None,
-                         shuffle=False, max_iter=200_000, tol=None)
+    model = SGDRegressor(
+        batch_size=None,
+        learning_rate="constant",
+        eta0=5e-5,
+        penalty=None,
+        shuffle=False,
+        max_iter=200_000,
+        tol=None,
+    )
     model.fit(x, y)
     assert model.n_iter_ == 200_000
     assert abs(model.coef_[0] - 0.5008287639956263) < 1e-9
@@ -197,12 +266,20 @@ CONVERGENCE = {
     "momentum": dict(learning_rate="constant", eta0=0.2, batch_size=None, max_iter=2000),
     "nesterov": dict(learning_rate="constant", eta0=0.2, batch_size=None, max_iter=2000),
     "adagrad": dict(learning_rate="constant", eta0=0.5, batch_size=None, max_iter=5000),
-    "rmsprop": dict(learning_rate="exponential", eta0=0.01, gamma=0.998, batch_size=None,
-                    max_iter=5000),
-    "adam": dict(learning_rate="exponential", eta0=0.05, gamma=0.997, batch_size=None,
-                 max_iter=5000),
-    "adamw": dict(learning_rate="exponential", eta0=0.05, gamma=0.997, batch_size=None,
-                  max_iter=5000, weight_decay=0.0),
+    "rmsprop": dict(
+        learning_rate="exponential", eta0=0.01, gamma=0.998, batch_size=None, max_iter=5000
+    ),
+    "adam": dict(
+        learning_rate="exponential", eta0=0.05, gamma=0.997, batch_size=None, max_iter=5000
+    ),
+    "adamw": dict(
+        learning_rate="exponential",
+        eta0=0.05,
+        gamma=0.997,
+        batch_size=None,
+        max_iter=5000,
+        weight_decay=0.0,
+    ),
 }
 
 
@@ -217,8 +294,9 @@ def test_optimizer_reaches_least_squares_optimum(optimizer):
     f_best = np.mean((A @ best - y) ** 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = SGDRegressor(optimizer=optimizer, penalty=None, shuffle=False, tol=None,
-                             **CONVERGENCE[optimizer]).fit(X, y)
+        model = SGDRegressor(
+            optimizer=optimizer, penalty=None, shuffle=False, tol=None, **CONVERGENCE[optimizer]
+        ).fit(X, y)
     f = np.mean((X @ model.coef_ + model.intercept_[0] - y) ** 2)
     assert (f - f_best) / f_best <= 1e-8
 
@@ -279,12 +357,27 @@ def test_shuffled_epoch_equals_prepermuted_data_bitwise(penalty):
     hp[C.HP_ETA0], hp[C.HP_ALPHA], hp[C.HP_L1_RATIO] = 0.01, 1e-3, 0.3
     hp[C.HP_FIT_INTERCEPT], hp[C.HP_AVERAGE] = 1.0, 100.0
     out = []
-    for Xk, yk, swk, ok in ((X, y, sw, order),
-                            (X[order].copy(), y[order].copy(), sw[order].copy(), np.arange(n))):
+    for Xk, yk, swk, ok in (
+        (X, y, sw, order),
+        (X[order].copy(), y[order].copy(), sw[order].copy(), np.arange(n)),
+    ):
         params, state = np.zeros(d + 1), np.zeros((C.N_ST, d + 1))
         counters = np.array([1.0, 0.0, 0.01])
-        sums = run_epoch(Xk, yk, swk, ok, params, state, counters, hp, C.LOSS_SQUARED_ERROR,
-                         penalty, C.OPT_SGD, C.SCHED_CONSTANT, 1)
+        sums = run_epoch(
+            Xk,
+            yk,
+            swk,
+            ok,
+            params,
+            state,
+            counters,
+            hp,
+            C.LOSS_SQUARED_ERROR,
+            penalty,
+            C.OPT_SGD,
+            C.SCHED_CONSTANT,
+            1,
+        )
         out.append(np.r_[params, state.ravel(), counters, sums[:2]])
     np.testing.assert_array_equal(out[0], out[1])
 
@@ -294,8 +387,21 @@ def _carry_epoch(X, y, order, params, state, counters, penalty=C.PENALTY_L2):
 
     hp = np.zeros(C.N_HP)
     hp[C.HP_ETA0], hp[C.HP_ALPHA], hp[C.HP_FIT_INTERCEPT] = 0.01, 1e-3, 1.0
-    return run_epoch(X, y, np.ones(len(y)), order, params, state, counters, hp,
-                     C.LOSS_SQUARED_ERROR, penalty, C.OPT_SGD, C.SCHED_CONSTANT, 1)
+    return run_epoch(
+        X,
+        y,
+        np.ones(len(y)),
+        order,
+        params,
+        state,
+        counters,
+        hp,
+        C.LOSS_SQUARED_ERROR,
+        penalty,
+        C.OPT_SGD,
+        C.SCHED_CONSTANT,
+        1,
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -332,8 +438,14 @@ def test_carried_dot_restarts_when_weights_change_outside():
     ker[0][:d] = rng.normal(size=d)  # set from outside: the carry no longer matches
     ref = [ker[0].copy(), reference.init_state(d), ker[2][:3].copy()]
     _carry_epoch(X, y, order, *ker)
-    cfg = reference.Config(loss="squared_error", penalty="l2", alpha=1e-3, eta0=0.01,
-                           learning_rate="constant", batch_size=1)
+    cfg = reference.Config(
+        loss="squared_error",
+        penalty="l2",
+        alpha=1e-3,
+        eta0=0.01,
+        learning_rate="constant",
+        batch_size=1,
+    )
     reference.run_epoch(X, y, np.ones(n), order, *ref, cfg)
     np.testing.assert_allclose(ker[0], ref[0], rtol=1e-12, atol=1e-14)
 
@@ -351,8 +463,14 @@ def test_carried_dot_nonfinite_row_publishes_weights_before_it():
     order = np.arange(n, dtype=np.int64)
     ker = [np.zeros(d + 1), C.new_state(d), C.new_counters(0.01)]
     ref = [np.zeros(d + 1), reference.init_state(d), reference.init_counters(0.01)]
-    cfg = reference.Config(loss="squared_error", penalty="l2", alpha=1e-3, eta0=0.01,
-                           learning_rate="constant", batch_size=1)
+    cfg = reference.Config(
+        loss="squared_error",
+        penalty="l2",
+        alpha=1e-3,
+        eta0=0.01,
+        learning_rate="constant",
+        batch_size=1,
+    )
     assert _carry_epoch(X, y, order, *ker)[2] == 150
     assert reference.run_epoch(X, y, np.ones(n), order, *ref, cfg)[2] == 150
     np.testing.assert_allclose(ker[0], ref[0], rtol=1e-12, atol=1e-14)
@@ -366,14 +484,16 @@ def test_wide_rows_equal_reference(optimizer):
     """At d = 40 the batch epochs use the vectorised dot and per-sample SGD runs its
     carried loop in SIMD lanes: both still equal the reference to rtol 1e-10."""
     failures = []
-    for name, cfg in _grid.configurations(losses=("squared_error", "log_loss"),
-                                           optimizers=(optimizer,), batch_sizes=(1, 5, None)):
+    for name, cfg in _grid.configurations(
+        losses=("squared_error", "log_loss"), optimizers=(optimizer,), batch_sizes=(1, 5, None)
+    ):
         if cfg.learning_rate not in ("constant", "invscaling") or not cfg.fit_intercept:
             continue
         X, y, sw = _grid.make_data(cfg.loss, n=30, d=40)
         for dtype in (np.float64, np.float32):
-            dev = _grid.compare(cfg, X, y, sw, epochs=2, X_kernel=X.astype(dtype),
-                                model_only=dtype == np.float32)
+            dev = _grid.compare(
+                cfg, X, y, sw, epochs=2, X_kernel=X.astype(dtype), model_only=dtype == np.float32
+            )
             tol = 1e-10 if dtype == np.float64 else 1e-4
             if not dev <= tol:
                 failures.append(f"{name}/{np.dtype(dtype).name}: {dev:.3g}")
@@ -401,16 +521,28 @@ def test_empty_weights_are_unit_weights():
     from fastgd._driver import LinearState, run_epoch
 
     n, d = 40, 12  # d * 8 bytes >= 256: the sequential path prefetches rows too
-    for _, cfg in _grid.configurations(batch_sizes=(1, 4, None),
-                                       losses=("squared_error", "hinge")):
+    for _, cfg in _grid.configurations(batch_sizes=(1, 4, None), losses=("squared_error", "hinge")):
         X, y, _ = _grid.make_data(cfg.loss, n=n, d=d)
         loss, penalty, optimizer, schedule, batch, hp = _grid.kernel_args(cfg, n)
         for order in (np.arange(n), np.random.default_rng(1).permutation(n)):
             results = []
             for sw in (np.ones(n), np.empty(0)):
                 lin = LinearState(np.zeros(d + 1), C.new_state(d), C.new_counters(cfg.eta0))
-                out = run_epoch(X, y, sw, order, lin.params, lin.state, lin.counters, hp,
-                                loss, penalty, optimizer, schedule, batch)
+                out = run_epoch(
+                    X,
+                    y,
+                    sw,
+                    order,
+                    lin.params,
+                    lin.state,
+                    lin.counters,
+                    hp,
+                    loss,
+                    penalty,
+                    optimizer,
+                    schedule,
+                    batch,
+                )
                 results.append((out, lin.arena.copy()))
             assert results[0][0] == results[1][0]
             np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -52,12 +52,20 @@ BY_HAND = [
 
 def _reference_run(x0, grad, optimizer, learning_rate, eta0, n_steps, hyper):
     """The same run written by hand with fastgd.reference's optimizer step and schedule."""
-    defaults = {"momentum": 0.9 if optimizer in ("momentum", "nesterov") else 0.0,
-                "eps": 1e-10 if optimizer == "adagrad" else 1e-8}
+    defaults = {
+        "momentum": 0.9 if optimizer in ("momentum", "nesterov") else 0.0,
+        "eps": 1e-10 if optimizer == "adagrad" else 1e-8,
+    }
     kwargs = {**defaults, **hyper}
     init_acc = kwargs.pop("initial_accumulator_value", 0.0)
-    cfg = reference.Config(optimizer=optimizer, learning_rate=learning_rate, eta0=eta0,
-                           penalty=None, fit_intercept=False, **kwargs)
+    cfg = reference.Config(
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        eta0=eta0,
+        penalty=None,
+        fit_intercept=False,
+        **kwargs,
+    )
     d = len(x0)
     params = np.append(np.asarray(x0, dtype=float), 0.0)
     state = reference.init_state(d)
@@ -89,15 +97,25 @@ def test_steps_equal_reference_by_hand(optimizer, learning_rate, hyper):
     def grad(x):
         return np.append(_rosen_grad(x[:2]), 4 * x[2] ** 3)
 
-    res = minimize(f, grad, x0, optimizer=optimizer, learning_rate=learning_rate, eta0=1e-3,
-                   max_iter=6, tol=None, **hyper)
+    res = minimize(
+        f,
+        grad,
+        x0,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        eta0=1e-3,
+        max_iter=6,
+        tol=None,
+        **hyper,
+    )
     expected = _reference_run(x0, grad, optimizer, learning_rate, 1e-3, 6, hyper)
     assert res.n_iter == 6 and not res.converged and not res.diverged
     np.testing.assert_allclose(res.x_history, expected, rtol=1e-12, atol=0)
     np.testing.assert_allclose(res.x, expected[-1], rtol=1e-12, atol=0)
     np.testing.assert_allclose(res.f_history, [f(x) for x in expected], rtol=1e-12)
-    np.testing.assert_allclose(res.grad_norm_history,
-                               [np.linalg.norm(grad(x)) for x in expected], rtol=1e-12)
+    np.testing.assert_allclose(
+        res.grad_norm_history, [np.linalg.norm(grad(x)) for x in expected], rtol=1e-12
+    )
 
 
 def test_plain_sgd_is_the_textbook_loop():
@@ -112,8 +130,9 @@ def test_plain_sgd_is_the_textbook_loop():
 
 @pytest.mark.parametrize("optimizer", list(CONVERGING))
 def test_every_optimizer_converges_on_quadratic(optimizer):
-    res = minimize(f_quad, g_quad, X0, optimizer=optimizer, max_iter=20_000, tol=1e-6,
-                   **CONVERGING[optimizer])
+    res = minimize(
+        f_quad, g_quad, X0, optimizer=optimizer, max_iter=20_000, tol=1e-6, **CONVERGING[optimizer]
+    )
     assert isinstance(res, MinimizeResult)
     assert res.converged and not res.diverged, res.message
     assert res.verdict == "converged"
@@ -129,23 +148,36 @@ def test_every_optimizer_converges_on_quadratic(optimizer):
     assert "converged" in res.message
 
 
-@pytest.mark.parametrize(("learning_rate", "hyper"), [
-    ("invscaling", dict(power_t=0.1)),
-    ("inverse_time", dict(t0=50.0)),
-    ("step", dict(gamma=0.5, step_size=50)),
-    ("exponential", dict(gamma=0.999)),
-    ("cosine", dict(T_max=500, eta_min=0.01)),
-])
+@pytest.mark.parametrize(
+    ("learning_rate", "hyper"),
+    [
+        ("invscaling", dict(power_t=0.1)),
+        ("inverse_time", dict(t0=50.0)),
+        ("step", dict(gamma=0.5, step_size=50)),
+        ("exponential", dict(gamma=0.999)),
+        ("cosine", dict(T_max=500, eta_min=0.01)),
+    ],
+)
 def test_schedules_converge(learning_rate, hyper):
-    res = minimize(f_quad, g_quad, X0, learning_rate=learning_rate, eta0=0.2, max_iter=5000,
-                   tol=1e-6, **hyper)
+    res = minimize(
+        f_quad, g_quad, X0, learning_rate=learning_rate, eta0=0.2, max_iter=5000, tol=1e-6, **hyper
+    )
     assert res.converged, res.message
 
 
 def test_schedule_values_are_the_cores():
     """With f = x (gradient 1) plain SGD moves by exactly the learning rate of each step."""
-    res = minimize(lambda x: float(x[0]), lambda x: np.ones(1), [0.0], learning_rate="step",
-                   eta0=1.0, gamma=0.5, step_size=2, max_iter=6, tol=None)
+    res = minimize(
+        lambda x: float(x[0]),
+        lambda x: np.ones(1),
+        [0.0],
+        learning_rate="step",
+        eta0=1.0,
+        gamma=0.5,
+        step_size=2,
+        max_iter=6,
+        tol=None,
+    )
     np.testing.assert_allclose(-np.diff(res.x_history[:, 0]), [1, 1, 0.5, 0.5, 0.25, 0.25])
 
 
@@ -189,16 +221,22 @@ def test_divergence_is_reported_not_returned_as_inf(jit):
 
 def test_divergence_of_x_itself():
     """A step that overflows x (f stays finite until then)."""
-    res = minimize(lambda x: float(np.tanh(x[0])), lambda x: np.array([-1e300]), [0.0],
-                   eta0=1e10, max_iter=10)
+    res = minimize(
+        lambda x: float(np.tanh(x[0])), lambda x: np.array([-1e300]), [0.0], eta0=1e10, max_iter=10
+    )
     assert res.diverged and res.n_iter == 0
     assert "diverged at iteration 1: x became non-finite" in res.message
     np.testing.assert_array_equal(res.x, [0.0])
 
 
 def test_nan_gradient_is_divergence():
-    res = minimize(lambda x: float(np.sqrt(x[0])), lambda x: 0.5 / np.sqrt(x[0]) * np.ones(1),
-                   [1.0], eta0=10.0, max_iter=10)
+    res = minimize(
+        lambda x: float(np.sqrt(x[0])),
+        lambda x: 0.5 / np.sqrt(x[0]) * np.ones(1),
+        [1.0],
+        eta0=10.0,
+        max_iter=10,
+    )
     assert res.diverged and res.n_iter == 0 and res.x[0] == 1.0
 
 
@@ -228,34 +266,37 @@ def test_exported_from_package():
 
 
 # ------------------------------------------------------------------------ validation
-@pytest.mark.parametrize(("kwargs", "exc", "match"), [
-    (dict(f=3), TypeError, "f must be callable"),
-    (dict(grad="g"), TypeError, "grad must be callable"),
-    (dict(x0=[[1.0, 2.0]]), ValueError, "x0 must be 1-D"),
-    (dict(x0=1.0), ValueError, r"x0=\[value\]"),
-    (dict(x0=[]), ValueError, "x0 must have at least one"),
-    (dict(x0=[1.0, np.nan]), ValueError, "x0 contains NaN"),
-    (dict(x0=["a", "b"]), TypeError, "x0 must hold real numbers"),
-    (dict(x0=[1.0, 2.0, 3.0]), ValueError, r"grad must return an array of shape \(3,\)"),
-    (dict(optimizer="lbfgs"), ValueError, "optimizer='lbfgs' is not supported"),
-    (dict(learning_rate="optimal"), ValueError, "needs a loss"),
-    (dict(learning_rate="adaptive"), ValueError, "needs a loss"),
-    (dict(learning_rate="linear"), ValueError, "learning_rate='linear' is not supported"),
-    (dict(eta0=0.0), ValueError, "eta0 must be"),
-    (dict(eta0="0.1"), TypeError, "eta0 must be a real number"),
-    (dict(max_iter=-1), ValueError, "max_iter must be >= 0"),
-    (dict(max_iter=10.0), TypeError, "max_iter must be an integer"),
-    (dict(tol=-1.0), ValueError, "tol must be"),
-    (dict(momentum=1.0), ValueError, "momentum must be"),
-    (dict(optimizer="nesterov", momentum=0.0), ValueError, "nesterov"),
-    (dict(optimizer="adam", weight_decay=0.1), ValueError, "weight_decay"),
-    (dict(learning_rate="inverse_time"), ValueError, "needs t0"),
-    (dict(learning_rate="step", gamma=0.5), ValueError, "needs step_size"),
-    (dict(learning_rate="exponential"), ValueError, "needs gamma"),
-    (dict(learning_rate="cosine"), ValueError, "needs T_max"),
-    (dict(amsgrad=1), TypeError, "amsgrad must be True or False"),
-    (dict(raise_on_divergence="yes"), TypeError, "raise_on_divergence"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        (dict(f=3), TypeError, "f must be callable"),
+        (dict(grad="g"), TypeError, "grad must be callable"),
+        (dict(x0=[[1.0, 2.0]]), ValueError, "x0 must be 1-D"),
+        (dict(x0=1.0), ValueError, r"x0=\[value\]"),
+        (dict(x0=[]), ValueError, "x0 must have at least one"),
+        (dict(x0=[1.0, np.nan]), ValueError, "x0 contains NaN"),
+        (dict(x0=["a", "b"]), TypeError, "x0 must hold real numbers"),
+        (dict(x0=[1.0, 2.0, 3.0]), ValueError, r"grad must return an array of shape \(3,\)"),
+        (dict(optimizer="lbfgs"), ValueError, "optimizer='lbfgs' is not supported"),
+        (dict(learning_rate="optimal"), ValueError, "needs a loss"),
+        (dict(learning_rate="adaptive"), ValueError, "needs a loss"),
+        (dict(learning_rate="linear"), ValueError, "learning_rate='linear' is not supported"),
+        (dict(eta0=0.0), ValueError, "eta0 must be"),
+        (dict(eta0="0.1"), TypeError, "eta0 must be a real number"),
+        (dict(max_iter=-1), ValueError, "max_iter must be >= 0"),
+        (dict(max_iter=10.0), TypeError, "max_iter must be an integer"),
+        (dict(tol=-1.0), ValueError, "tol must be"),
+        (dict(momentum=1.0), ValueError, "momentum must be"),
+        (dict(optimizer="nesterov", momentum=0.0), ValueError, "nesterov"),
+        (dict(optimizer="adam", weight_decay=0.1), ValueError, "weight_decay"),
+        (dict(learning_rate="inverse_time"), ValueError, "needs t0"),
+        (dict(learning_rate="step", gamma=0.5), ValueError, "needs step_size"),
+        (dict(learning_rate="exponential"), ValueError, "needs gamma"),
+        (dict(learning_rate="cosine"), ValueError, "needs T_max"),
+        (dict(amsgrad=1), TypeError, "amsgrad must be True or False"),
+        (dict(raise_on_divergence="yes"), TypeError, "raise_on_divergence"),
+    ],
+)
 def test_invalid_arguments(kwargs, exc, match):
     args = dict(f=f_quad, grad=g_quad, x0=X0)
     args.update(kwargs)

@@ -58,15 +58,27 @@ def test_every_schedule_has_a_kernel_and_a_reference_branch(schedule):
 @pytest.mark.parametrize("optimizer", list(options.OPTIMIZERS))
 @pytest.mark.parametrize("penalty", list(options.PENALTIES))
 def test_every_optimizer_and_penalty_has_a_kernel_and_a_reference_branch(optimizer, penalty):
-    cfg = _grid.resolve(reference.Config(optimizer=optimizer, penalty=penalty,
-                                         learning_rate="constant", alpha=0.1, l1_ratio=0.5), 4)
+    cfg = _grid.resolve(
+        reference.Config(
+            optimizer=optimizer, penalty=penalty, learning_rate="constant", alpha=0.1, l1_ratio=0.5
+        ),
+        4,
+    )
     hp = _grid.kernel_args(cfg, 4)[5]
     g = np.array([0.5, -1.0, 0.25])
     ker = [np.array([0.3, -0.2, 0.1]), C.new_state(2), C.new_counters(0.01)]
     ref = [ker[0].copy(), reference.init_state(2), reference.init_counters(0.01)]
     for _ in range(3):
-        K.optimizer_step(options.OPTIMIZERS[optimizer].code, ker[0], g, ker[1], ker[2], hp,
-                         options.PENALTIES[penalty].code, 0.01)
+        K.optimizer_step(
+            options.OPTIMIZERS[optimizer].code,
+            ker[0],
+            g,
+            ker[1],
+            ker[2],
+            hp,
+            options.PENALTIES[penalty].code,
+            0.01,
+        )
         reference.optimizer_step(cfg, ref[0], g, ref[1], ref[2], 0.01)
         ker[2][C.SC_T] += 1.0
         ref[2][reference.SC_T] += 1.0
@@ -86,8 +98,9 @@ def test_unknown_codes_fail_in_the_kernels_and_the_reference():
     with pytest.raises(ValueError, match="unknown optimizer code"):
         K.optimizer_step(_unknown(options.OPTIMIZERS), params, g, state, counters, hp, 0, 0.1)
     with pytest.raises(ValueError, match="unknown penalty code"):
-        K.optimizer_step(C.OPT_ADAM, params, g, state, counters, hp,
-                         _unknown(options.PENALTIES), 0.1)
+        K.optimizer_step(
+            C.OPT_ADAM, params, g, state, counters, hp, _unknown(options.PENALTIES), 0.1
+        )
     cfg = reference.Config()
     for field, bad in (("loss", "nope"), ("learning_rate", "nope"), ("optimizer", "nope")):
         broken = dataclasses.replace(cfg, **{field: bad})
@@ -97,8 +110,14 @@ def test_unknown_codes_fail_in_the_kernels_and_the_reference():
             elif field == "learning_rate":
                 reference.learning_rate(broken, 1.0, np.zeros(3))
             else:
-                reference.optimizer_step(broken, np.zeros(3), np.ones(3), reference.init_state(2),
-                                         reference.init_counters(), 0.1)
+                reference.optimizer_step(
+                    broken,
+                    np.zeros(3),
+                    np.ones(3),
+                    reference.init_state(2),
+                    reference.init_counters(),
+                    0.1,
+                )
 
 
 def test_the_grid_covers_every_option():
@@ -142,19 +161,25 @@ def test_resolve_rules_are_shared_by_estimators_and_minimize():
     with pytest.raises(ValueError, match="nesterov"):
         SGDRegressor(optimizer="nesterov", momentum=0.0).fit(X, X[:, 0])
     with pytest.raises(ValueError, match="nesterov"):
-        minimize(lambda x: float(x @ x), lambda x: 2 * x, [1.0], optimizer="nesterov",
-                 momentum=0.0)
+        minimize(lambda x: float(x @ x), lambda x: 2 * x, [1.0], optimizer="nesterov", momentum=0.0)
     with pytest.raises(ValueError, match="weight_decay"):
         SGDRegressor(optimizer="adam", weight_decay=0.1).fit(X, X[:, 0])
     with pytest.raises(ValueError, match="weight_decay"):
-        minimize(lambda x: float(x @ x), lambda x: 2 * x, [1.0], optimizer="adam",
-                 weight_decay=0.1)
+        minimize(lambda x: float(x @ x), lambda x: 2 * x, [1.0], optimizer="adam", weight_decay=0.1)
 
 
 def test_adamax_matches_torch_formula():
     """torch.optim.Adamax, written out: m lerps to g, u = max(beta2 u, |g| + eps)."""
-    model = SGDRegressor(optimizer="adamax", learning_rate="constant", eta0=0.002,
-                         batch_size=None, penalty=None, max_iter=3, tol=None, shuffle=False)
+    model = SGDRegressor(
+        optimizer="adamax",
+        learning_rate="constant",
+        eta0=0.002,
+        batch_size=None,
+        penalty=None,
+        max_iter=3,
+        tol=None,
+        shuffle=False,
+    )
     rng = np.random.default_rng(1)
     X = rng.normal(size=(30, 3))
     y = X @ [1.0, -1.0, 2.0]
@@ -192,8 +217,9 @@ def test_the_kernels_run_with_jit_disabled():
     """NUMBA_DISABLE_JIT=1: every kernel and intrinsic has a Python twin, so a fit runs
     (and the kernels can be stepped through and measured for coverage)."""
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    out = subprocess.run([sys.executable, "-c", _NO_JIT], capture_output=True, text=True,
-                         env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_JIT], capture_output=True, text=True, env=env, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     count, worst = out.stdout.split()
     assert int(count) > 100 and float(worst) <= 1e-10

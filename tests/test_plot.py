@@ -42,9 +42,18 @@ def fitted():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 3))
     y = X @ [1.0, -2.0, 0.5] + 0.3
-    models = [SGDRegressor(batch_size=b, max_iter=15, tol=None, penalty=None,
-                           learning_rate="constant", eta0=0.02, random_state=0).fit(X, y)
-              for b in (1, 16, None)]
+    models = [
+        SGDRegressor(
+            batch_size=b,
+            max_iter=15,
+            tol=None,
+            penalty=None,
+            learning_rate="constant",
+            eta0=0.02,
+            random_state=0,
+        ).fit(X, y)
+        for b in (1, 16, None)
+    ]
     return X, y, models
 
 
@@ -65,8 +74,11 @@ def test_loss_curves_of_estimators(fitted, tmp_path):
     ax = fig.axes[0]
     assert len(ax.get_lines()) == 3 and ax.get_yscale() == "log"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts == ["SGDRegressor (sgd, batch 1, constant)", "SGDRegressor (sgd, batch 16, constant)",
-                     "SGDRegressor (sgd, full batch, constant)"]
+    assert texts == [
+        "SGDRegressor (sgd, batch 1, constant)",
+        "SGDRegressor (sgd, batch 16, constant)",
+        "SGDRegressor (sgd, full batch, constant)",
+    ]
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), models[0].loss_curve_)
 
 
@@ -112,13 +124,25 @@ def test_optimizer_paths_from_results_and_configs(tmp_path):
     assert ax.collections  # the contour lines
 
     configs = [{"eta0": 0.1}, {"optimizer": "adam", "eta0": 0.3}]
-    fig = plot.optimizer_paths(f_quad, configs, labels=["gd", "adam"], grad=g_quad, x0=[3.0, 2.0],
-                               title="x^2 + 2y^2", bounds=((-4, 4), (-3, 3)))
+    fig = plot.optimizer_paths(
+        f_quad,
+        configs,
+        labels=["gd", "adam"],
+        grad=g_quad,
+        x0=[3.0, 2.0],
+        title="x^2 + 2y^2",
+        bounds=((-4, 4), (-3, 3)),
+    )
     ax = fig.axes[0]
     assert ax.get_title() == "x^2 + 2y^2" and ax.get_xlim() == (-4, 4)
     # a single configuration dict and a non-vectorised f (evaluated point by point)
-    fig = plot.optimizer_paths(lambda x: float(np.hypot(x[0], 2 * x[1])), {"eta0": 0.1},
-                               grad=g_quad, x0=[1.0, 1.0], resolution=20)
+    fig = plot.optimizer_paths(
+        lambda x: float(np.hypot(x[0], 2 * x[1])),
+        {"eta0": 0.1},
+        grad=g_quad,
+        x0=[1.0, 1.0],
+        resolution=20,
+    )
     assert len([t for t in fig.axes[0].get_legend().get_texts()]) == 2
 
 
@@ -133,10 +157,22 @@ def test_optimizer_paths_rejects():
 
 
 def test_learning_rate_comparison(tmp_path):
-    rows, fig = plot.learning_rate_comparison(f_quad, g_quad, [3.0, 2.0], [0.01, 0.1, 0.4, 0.6, 2.0],
-                                              max_iter=100, path=tmp_path / "rates.png")
+    rows, fig = plot.learning_rate_comparison(
+        f_quad,
+        g_quad,
+        [3.0, 2.0],
+        [0.01, 0.1, 0.4, 0.6, 2.0],
+        max_iter=100,
+        path=tmp_path / "rates.png",
+    )
     assert_png(tmp_path / "rates.png")
-    assert [r["verdict"] for r in rows] == ["slow", "converged", "converged", "diverged", "diverged"]
+    assert [r["verdict"] for r in rows] == [
+        "slow",
+        "converged",
+        "converged",
+        "diverged",
+        "diverged",
+    ]
     assert [r["eta0"] for r in rows] == [0.01, 0.1, 0.4, 0.6, 2.0]
     for r in rows:
         assert np.isfinite(r["x"]).all() and np.isfinite(r["f"])
@@ -164,9 +200,13 @@ def test_predictions_vs_targets(fitted, tmp_path):
 
 def test_schedules_and_coefficients(tmp_path):
     fig = plot.learning_rate_schedules(
-        {"step": dict(learning_rate="step", eta0=0.1, gamma=0.5, step_size=10),
-         "inverse_time": dict(learning_rate="inverse_time", eta0=0.1, t0=5.0)},
-        30, path=tmp_path / "sched.png")
+        {
+            "step": dict(learning_rate="step", eta0=0.1, gamma=0.5, step_size=10),
+            "inverse_time": dict(learning_rate="inverse_time", eta0=0.1, t0=5.0),
+        },
+        30,
+        path=tmp_path / "sched.png",
+    )
     assert_png(tmp_path / "sched.png")
     assert labels_of(fig)[:2] == ("update t", "learning rate eta_t")
     step = fig.axes[0].get_lines()[0].get_ydata()

@@ -56,12 +56,15 @@ def test_row_span_of_a_row_without_columns_is_empty():
     assert _spans(np.zeros((3, 0)))[:, 1].tolist() == [0, 0, 0]
 
 
-@pytest.mark.parametrize(("d", "dtype", "ahead"), [
-    (100, np.float64, AHEAD_MIN),  # 800-byte rows: 5 would fit 4 KB, at least 8
-    (100, np.float32, 10),
-    (10, np.float64, AHEAD_MAX),  # 80-byte rows: 51 would fit, at most 32
-    (1000, np.float64, AHEAD_MIN),
-])
+@pytest.mark.parametrize(
+    ("d", "dtype", "ahead"),
+    [
+        (100, np.float64, AHEAD_MIN),  # 800-byte rows: 5 would fit 4 KB, at least 8
+        (100, np.float32, 10),
+        (10, np.float64, AHEAD_MAX),  # 80-byte rows: 51 would fit, at most 32
+        (1000, np.float64, AHEAD_MIN),
+    ],
+)
 def test_prefetch_ahead_follows_the_row_size(d, dtype, ahead):
     assert prefetch_ahead(np.zeros((2, d), dtype=dtype)) == ahead
 

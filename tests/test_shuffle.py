@@ -8,8 +8,22 @@ import pytest
 from fastgd import SGDClassifier, SGDRegressor, _driver
 from fastgd._driver import _FAST_SHUFFLE_MIN, _pcg64_shuffle_into, permutation
 
-SIZES = [0, 1, 2, 3, 17, 255, 256, 257, 1000, _FAST_SHUFFLE_MIN - 1, _FAST_SHUFFLE_MIN,
-         _FAST_SHUFFLE_MIN + 1, 5003, 70_001]
+SIZES = [
+    0,
+    1,
+    2,
+    3,
+    17,
+    255,
+    256,
+    257,
+    1000,
+    _FAST_SHUFFLE_MIN - 1,
+    _FAST_SHUFFLE_MIN,
+    _FAST_SHUFFLE_MIN + 1,
+    5003,
+    70_001,
+]
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -52,11 +66,17 @@ def test_shuffled_fit_is_the_same_model_as_with_numpys_permutation(monkeypatch):
     y = X @ rng.normal(size=4)
     labels = (y > 0).astype(int)
     fast_r = SGDRegressor(max_iter=3, tol=None, random_state=4).fit(X, y)
-    fast_c = SGDClassifier(max_iter=2, tol=None, random_state=4).partial_fit(
-        X, labels, classes=[0, 1]).partial_fit(X, labels)
+    fast_c = (
+        SGDClassifier(max_iter=2, tol=None, random_state=4)
+        .partial_fit(X, labels, classes=[0, 1])
+        .partial_fit(X, labels)
+    )
     monkeypatch.setattr(_driver, "_FAST_SHUFFLE_MIN", 10**12)  # NumPy's shuffle only
     slow_r = SGDRegressor(max_iter=3, tol=None, random_state=4).fit(X, y)
-    slow_c = SGDClassifier(max_iter=2, tol=None, random_state=4).partial_fit(
-        X, labels, classes=[0, 1]).partial_fit(X, labels)
+    slow_c = (
+        SGDClassifier(max_iter=2, tol=None, random_state=4)
+        .partial_fit(X, labels, classes=[0, 1])
+        .partial_fit(X, labels)
+    )
     np.testing.assert_array_equal(fast_r.coef_, slow_r.coef_)
     np.testing.assert_array_equal(fast_c.coef_, slow_c.coef_)

@@ -68,14 +68,16 @@ def test_fit_stream_classifier_and_sample_weights_equal_one_pass():
     X, y = _data(1)
     labels = np.digitize(y, [-1.0, 1.0])
     sw = np.random.default_rng(2).uniform(0.5, 2.0, size=N)
-    kw = dict(loss="log_loss", shuffle=False, batch_size=8, optimizer="adam",
-              learning_rate="constant")
+    kw = dict(
+        loss="log_loss", shuffle=False, batch_size=8, optimizer="adam", learning_rate="constant"
+    )
     cuts = np.cumsum(SIZES)[:-1]
     chunks = zip(np.split(X, cuts), np.split(labels, cuts), np.split(sw, cuts), strict=True)
     streamed = SGDClassifier(**kw)
     report = stream.fit_stream(streamed, chunks, classes=[0, 1, 2], progress=False)
-    one_pass = SGDClassifier(**kw).partial_fit(X, labels, classes=[0, 1, 2],
-                                               sample_weight=sw).flush()
+    one_pass = (
+        SGDClassifier(**kw).partial_fit(X, labels, classes=[0, 1, 2], sample_weight=sw).flush()
+    )
     _same(streamed, one_pass)
     assert report.score_name == "accuracy"
 
@@ -108,8 +110,9 @@ def test_progressive_validation_is_finite_and_improves():
 
     clf = SGDClassifier(loss="hinge", random_state=0)
     X, y = _data(4, n=4_000)
-    report = stream.fit_stream(clf, _pieces(X, (y > 0.5).astype(int), [250] * 16),
-                               classes=[0, 1], progress=False)
+    report = stream.fit_stream(
+        clf, _pieces(X, (y > 0.5).astype(int), [250] * 16), classes=[0, 1], progress=False
+    )
     acc = report.score[1:]
     assert np.isfinite(report.loss[1:]).all() and ((acc >= 0) & (acc <= 1)).all()
     assert acc[-5:].mean() > 0.9 and acc[-5:].mean() > acc[0]
@@ -118,8 +121,9 @@ def test_progressive_validation_is_finite_and_improves():
 
 def test_validate_false_records_nan():
     X, y = _data()
-    report = stream.fit_stream(SGDRegressor(), _pieces(X, y, [100] * 10), progress=False,
-                               validate=False)
+    report = stream.fit_stream(
+        SGDRegressor(), _pieces(X, y, [100] * 10), progress=False, validate=False
+    )
     assert np.isnan(report.loss).all() and len(report.loss) == 10
 
 
@@ -135,11 +139,14 @@ def test_progress_bar_on_stderr_and_switchable(capsys):
 def test_import_fastgd_imports_neither_pyarrow_nor_tqdm():
     """fastgd's own modules import neither (scikit-learn's base, which the estimators
     inherit, imports pyarrow itself where it is installed)."""
-    code = ("import sys, sklearn.base; before = 'pyarrow' in sys.modules; "
-            "import fastgd, fastgd.stream; "
-            "print(('pyarrow' in sys.modules) == before, 'tqdm' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, timeout=120).stdout
+    code = (
+        "import sys, sklearn.base; before = 'pyarrow' in sys.modules; "
+        "import fastgd, fastgd.stream; "
+        "print(('pyarrow' in sys.modules) == before, 'tqdm' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
     assert out.split() == ["True", "False"]
 
 
@@ -180,8 +187,9 @@ def test_read_npy_round_trip(tmp_path):
     np.save(tmp_path / "y.npy", T[:, -1].astype(np.int64))
     chunks = list(stream.read_npy(tmp_path / "X.npy", tmp_path / "y.npy", chunk_rows=400))
     assert chunks[0][0].dtype == np.float32 and chunks[0][0].flags.c_contiguous
-    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]),
-                                  T[:, -1].astype(np.int64).astype(np.float64))
+    np.testing.assert_array_equal(
+        np.concatenate([c[1] for c in chunks]), T[:, -1].astype(np.int64).astype(np.float64)
+    )
     np.save(tmp_path / "s.npy", np.array([["a", "b"], ["c", "d"]]))
     with pytest.raises(ValueError, match="non-numeric"):
         stream.read_npy(tmp_path / "s.npy")
@@ -201,8 +209,11 @@ def test_read_csv_round_trip(tmp_path, engine):
     names = ["a", "b", "c", "d", "price"]
     _write_csv(tmp_path / "h.csv", T, names)
     _write_csv(tmp_path / "n.csv", T, None)
-    for path, target in ((tmp_path / "h.csv", "price"), (tmp_path / "h.csv", -1),
-                         (tmp_path / "n.csv", 4)):
+    for path, target in (
+        (tmp_path / "h.csv", "price"),
+        (tmp_path / "h.csv", -1),
+        (tmp_path / "n.csv", 4),
+    ):
         X, y, parts = _rows(stream.read_csv(path, target=target, chunk_rows=128, engine=engine))
         np.testing.assert_array_equal(X, T[:, :-1])  # repr() round-trips floats exactly
         np.testing.assert_array_equal(y, T[:, -1])
@@ -257,8 +268,9 @@ def test_read_parquet_round_trip(tmp_path):
     assert [len(p[1]) for p in parts] == [128] * 7 + [107]  # re-cut across row groups
     X, y, _ = _rows(stream.read_parquet(tmp_path / "p.parquet", target=0))
     np.testing.assert_array_equal(y, T[:, 0])
-    pq.write_table(pa.table({"x": [1.0, 2.0], "city": ["a", "b"], "y": [0.0, 1.0]}),
-                   tmp_path / "s.parquet")
+    pq.write_table(
+        pa.table({"x": [1.0, 2.0], "city": ["a", "b"], "y": [0.0, 1.0]}), tmp_path / "s.parquet"
+    )
     with pytest.raises(ValueError, match="column 'city' is not numeric"):
         stream.read_parquet(tmp_path / "s.parquet")
 
@@ -319,7 +331,8 @@ def _write_big_npy(path, n_rows, n_cols, seed=0):
     rng = np.random.default_rng(seed)
     with open(path, "wb") as fh:
         np.lib.format.write_array_header_1_0(
-            fh, {"descr": "<f8", "fortran_order": False, "shape": (n_rows, n_cols)})
+            fh, {"descr": "<f8", "fortran_order": False, "shape": (n_rows, n_cols)}
+        )
         for start in range(0, n_rows, 50_000):
             block = rng.standard_normal((min(50_000, n_rows - start), n_cols))
             block[:, -1] = block[:, :-1].sum(axis=1)
@@ -336,8 +349,13 @@ def test_memory_stays_bounded_on_a_long_stream(tmp_path, mode):
         expected_rows = 1_200_000  # x 21 columns x 8 bytes: ~200 MB
         _write_big_npy(tmp_path / "big.npy", expected_rows, 21)
         args.append(str(tmp_path / "big.npy"))
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(_MEMORY_SCRIPT), *args],
-                         check=True, capture_output=True, text=True, timeout=300).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_MEMORY_SCRIPT), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
     rows, growth_mb, last_r2 = out.split()
     assert int(rows) == expected_rows
     assert float(growth_mb) < 60, f"peak RSS grew by {float(growth_mb):.1f} MB"
@@ -357,13 +375,20 @@ def _failing(chunks, after, exc):
         yield chunk
 
 
-@pytest.mark.parametrize("exc", [_Boom("disk gone"), KeyboardInterrupt()],
-                         ids=["source-error", "ctrl-c"])
+@pytest.mark.parametrize(
+    "exc", [_Boom("disk gone"), KeyboardInterrupt()], ids=["source-error", "ctrl-c"]
+)
 @pytest.mark.parametrize("batch_size", [1, 8])
 def test_interrupted_stream_keeps_completed_chunks_and_resumes(tmp_path, exc, batch_size):
     X, y = _data()
-    kw = dict(shuffle=True, random_state=3, batch_size=batch_size, optimizer="adam",
-              learning_rate="constant", eta0=0.01)
+    kw = dict(
+        shuffle=True,
+        random_state=3,
+        batch_size=batch_size,
+        optimizer="adam",
+        learning_rate="constant",
+        eta0=0.01,
+    )
     chunks = _pieces(X, y, SIZES)
     done = 5
     ck = tmp_path / "ck.npz"
@@ -416,8 +441,9 @@ def test_ctrl_c_just_after_an_update_counts_that_chunk(tmp_path):
 
 
 @settings(max_examples=15, deadline=None)
-@given(chunk_rows=st.integers(1, 400), batch_size=st.sampled_from([1, 3, 8]),
-       skip=st.integers(0, 600))
+@given(
+    chunk_rows=st.integers(1, 400), batch_size=st.sampled_from([1, 3, 8]), skip=st.integers(0, 600)
+)
 def test_read_npy_any_chunk_rows_equals_one_pass(tmp_path_factory, chunk_rows, batch_size, skip):
     path = tmp_path_factory.getbasetemp() / "hyp.npy"
     if not path.exists():
@@ -432,8 +458,9 @@ def test_read_npy_any_chunk_rows_equals_one_pass(tmp_path_factory, chunk_rows, b
     head = SGDRegressor(**kw)
     if skip:
         head.partial_fit(T[:skip, :-1], T[:skip, -1])
-    stream.fit_stream(head, stream.read_npy(path, chunk_rows=chunk_rows), progress=False,
-                      skip_rows=skip)
+    stream.fit_stream(
+        head, stream.read_npy(path, chunk_rows=chunk_rows), progress=False, skip_rows=skip
+    )
     _same(head, one)
 
 
@@ -456,11 +483,22 @@ def test_failed_chunk_leaves_model_at_previous_chunk(tmp_path):
 def test_periodic_checkpoints(tmp_path):
     X, y = _data()
     ck = tmp_path / "ck.npz"
-    report = stream.fit_stream(SGDRegressor(shuffle=False), _pieces(X, y, [100] * 10),
-                               progress=False, checkpoint=ck, checkpoint_every=3, flush=False)
+    report = stream.fit_stream(
+        SGDRegressor(shuffle=False),
+        _pieces(X, y, [100] * 10),
+        progress=False,
+        checkpoint=ck,
+        checkpoint_every=3,
+        flush=False,
+    )
     assert report.checkpoints == 3 + 1  # after chunks 3, 6, 9 and at the end
-    report = stream.fit_stream(SGDRegressor(shuffle=False), _pieces(X, y, [100] * 10),
-                               progress=False, checkpoint=ck, checkpoint_every_rows=250)
+    report = stream.fit_stream(
+        SGDRegressor(shuffle=False),
+        _pieces(X, y, [100] * 10),
+        progress=False,
+        checkpoint=ck,
+        checkpoint_every_rows=250,
+    )
     assert report.checkpoints == 3 + 1  # after 300, 600, 900 rows and at the end
     assert not list(tmp_path.glob("*.tmp"))
     # a position record that does not belong to the checkpoint is refused
@@ -492,8 +530,22 @@ def test_cli_fit_file_and_directory(tmp_path, capsys):
     T = _cli_data(tmp_path)
     for data in ("d.csv", "d.npy"):
         out = tmp_path / f"{data}.json"
-        assert _fit_cli(tmp_path / data, "--chunk-rows", 64, "--epochs", 3, "--param",
-                        "shuffle=false", "--param", "batch_size=8", "--out", out) == 0
+        assert (
+            _fit_cli(
+                tmp_path / data,
+                "--chunk-rows",
+                64,
+                "--epochs",
+                3,
+                "--param",
+                "shuffle=false",
+                "--param",
+                "batch_size=8",
+                "--out",
+                out,
+            )
+            == 0
+        )
         result = json.loads(out.read_text())
         assert result["rows"] == 3 * 600 and result["rows_per_epoch"] == 600
         assert len(result["epoch_loss"]) == 3 and result["epoch_loss"][2] < result["epoch_loss"][0]
@@ -509,8 +561,20 @@ def test_cli_fit_file_and_directory(tmp_path, capsys):
     (tmp_path / "dir").mkdir()
     np.save(tmp_path / "dir" / "0.npy", T[:250])
     np.save(tmp_path / "dir" / "1.npy", T[250:])
-    assert _fit_cli(tmp_path / "dir", "--param", "shuffle=false", "--param", "batch_size=8",
-                    "--epochs", 3, "--out", tmp_path / "dir.json") == 0
+    assert (
+        _fit_cli(
+            tmp_path / "dir",
+            "--param",
+            "shuffle=false",
+            "--param",
+            "batch_size=8",
+            "--epochs",
+            3,
+            "--out",
+            tmp_path / "dir.json",
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "dir.json").read_text())["coef"] == a["coef"]
     assert "progressive validation" in capsys.readouterr().out
 
@@ -520,8 +584,21 @@ def test_cli_classifier_target_by_name(tmp_path):
     T[:, 2] = (T[:, -1] > 0.5).astype(float)
     _write_csv(tmp_path / "c.csv", T, ["a", "b", "label", "d", "e"])
     out = tmp_path / "c.json"
-    assert _fit_cli(tmp_path / "c.csv", "--classifier", "--target", "label", "--out", out,
-                    "--param", "random_state=0", "--epochs", 2) == 0
+    assert (
+        _fit_cli(
+            tmp_path / "c.csv",
+            "--classifier",
+            "--target",
+            "label",
+            "--out",
+            out,
+            "--param",
+            "random_state=0",
+            "--epochs",
+            2,
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["classes"] == [0.0, 1.0] and result["score"] > 0.8
     assert result["estimator"] == "SGDClassifier"
@@ -530,8 +607,16 @@ def test_cli_classifier_target_by_name(tmp_path):
 def test_cli_resume_continues_to_the_uninterrupted_model(tmp_path, monkeypatch, capsys):
     _cli_data(tmp_path)
     data = tmp_path / "d.npy"
-    common = ["--chunk-rows", 50, "--epochs", 3, "--param", "batch_size=8",
-              "--param", "random_state=1"]
+    common = [
+        "--chunk-rows",
+        50,
+        "--epochs",
+        3,
+        "--param",
+        "batch_size=8",
+        "--param",
+        "random_state=1",
+    ]
     assert _fit_cli(data, *common, "--out", tmp_path / "full.json") == 0
     full = json.loads((tmp_path / "full.json").read_text())
 

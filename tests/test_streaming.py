@@ -32,14 +32,26 @@ CONFIGS = [
     dict(learning_rate="adaptive", eta0=0.02),
     dict(optimizer="adam", learning_rate="constant", eta0=0.01),
     dict(optimizer="momentum", batch_size=7, learning_rate="cosine", T_max=40),
-    dict(optimizer="rmsprop", batch_size=16, centered=True, penalty="l1", average=3,
-         learning_rate="constant"),
+    dict(
+        optimizer="rmsprop",
+        batch_size=16,
+        centered=True,
+        penalty="l1",
+        average=3,
+        learning_rate="constant",
+    ),
     dict(optimizer="adagrad", batch_size=5, learning_rate="step", gamma=0.5, step_size=9),
 ]
 
 
-@pytest.mark.parametrize("config", [dict(), dict(optimizer="adam", batch_size=7),
-                                    dict(optimizer="nesterov", learning_rate="constant")])
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(),
+        dict(optimizer="adam", batch_size=7),
+        dict(optimizer="nesterov", learning_rate="constant"),
+    ],
+)
 def test_wide_rows_chunking_equals_one_pass(config):
     """At d = 40 (SIMD dot loops in both the per-sample and the batch epochs) any
     chunking still gives the bits of one pass."""
@@ -66,8 +78,7 @@ def _state(model):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(config=st.sampled_from(range(len(CONFIGS))),
-       cuts=st.lists(st.integers(0, N), max_size=8))
+@given(config=st.sampled_from(range(len(CONFIGS))), cuts=st.lists(st.integers(0, N), max_size=8))
 def test_any_chunking_equals_one_pass(config, cuts):
     """partial_fit over any chunking == one pass, to the last bit (buffer flushed at the end)."""
     X, y = _data()
@@ -88,8 +99,14 @@ def test_any_chunking_equals_one_pass(config, cuts):
 def test_classifier_chunking_equals_one_pass(cuts):
     X, y = _data(1)
     labels = np.digitize(y, [-1.0, 1.0])
-    kw = dict(loss="log_loss", shuffle=False, batch_size=4, optimizer="adam",
-              learning_rate="constant", class_weight={0: 2.0, 1: 1.0, 2: 0.5})
+    kw = dict(
+        loss="log_loss",
+        shuffle=False,
+        batch_size=4,
+        optimizer="adam",
+        learning_rate="constant",
+        class_weight={0: 2.0, 1: 1.0, 2: 0.5},
+    )
     one = SGDClassifier(**kw).partial_fit(X, labels, classes=[0, 1, 2]).flush()
     many = SGDClassifier(**kw)
     for rows in _chunks(cuts):
@@ -138,8 +155,12 @@ def test_classifier_fast_path_equals_general_path(kind):
     for rows in np.array_split(np.arange(N), 7):
         sw = weights[rows] if kind == "minibatch-weighted" else None
         fast.partial_fit(X[rows], labels[rows], classes=classes, sample_weight=sw)
-        slow.partial_fit(X[rows].tolist(), labels[rows].tolist(), classes=classes,
-                         sample_weight=None if sw is None else sw.tolist())
+        slow.partial_fit(
+            X[rows].tolist(),
+            labels[rows].tolist(),
+            classes=classes,
+            sample_weight=None if sw is None else sw.tolist(),
+        )
     np.testing.assert_array_equal(fast.coef_, slow.coef_)
     np.testing.assert_array_equal(fast.intercept_, slow.intercept_)
     assert fast.n_pending_ == slow.n_pending_ and fast.t_ == slow.t_
@@ -186,15 +207,22 @@ def test_resume_in_new_process_is_bit_identical(tmp_path, config):
         f"np.save({str(tmp_path / 'out.npy')!r}, np.r_[m.coef_, m.intercept_, m.t_])\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
-                                  np.r_[ref.coef_, ref.intercept_, ref.t_])
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "out.npy"), np.r_[ref.coef_, ref.intercept_, ref.t_]
+    )
 
 
 def test_checkpoint_round_trip_classifier(tmp_path):
     X, y = _data(2)
     labels = np.where(y > 0, "yes", "no")
-    model = SGDClassifier(loss="modified_huber", class_weight={"yes": 2.0}, average=True,
-                          random_state=0, max_iter=5, tol=None).fit(X, labels)
+    model = SGDClassifier(
+        loss="modified_huber",
+        class_weight={"yes": 2.0},
+        average=True,
+        random_state=0,
+        max_iter=5,
+        tol=None,
+    ).fit(X, labels)
     model.save(tmp_path / "c.npz")
     loaded = fastgd.load(tmp_path / "c.npz")
     assert type(loaded) is SGDClassifier and loaded.get_params() == model.get_params()
@@ -263,8 +291,9 @@ def test_keyboard_interrupt_during_fit_keeps_last_completed_epoch(monkeypatch, t
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-@pytest.mark.parametrize("kw", [dict(batch_size=8, optimizer="adam", learning_rate="constant"),
-                                dict()])  # dict(): SGDRegressor's inline path
+@pytest.mark.parametrize(
+    "kw", [dict(batch_size=8, optimizer="adam", learning_rate="constant"), dict()]
+)  # dict(): SGDRegressor's inline path
 def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatch, when, kw):
     """Ctrl-C is delivered when a kernel returns: the call is undone whether the kernel
     ran ("after": its state changes are rolled back) or not ("before")."""
@@ -282,6 +311,7 @@ def test_keyboard_interrupt_during_partial_fit_leaves_model_unchanged(monkeypatc
             if when == "after":
                 real(*args)
             raise KeyboardInterrupt
+
         return interrupted
 
     monkeypatch.setattr(_driver, "run_epoch", wrap(_driver.run_epoch))  # general path
@@ -423,8 +453,10 @@ def test_interrupt_between_one_vs_rest_models_undoes_the_whole_call(monkeypatch)
     model = SGDClassifier(shuffle=True, random_state=0)
     model.partial_fit(X[:80], labels[:80], classes=[0, 1, 2])
     model.partial_fit(X[80:160], labels[80:160])
-    before = [(lin.params.copy(), lin.state.copy(), lin.counters.copy(), len(lin.loss_curve))
-              for lin in model._lins]
+    before = [
+        (lin.params.copy(), lin.state.copy(), lin.counters.copy(), len(lin.loss_curve))
+        for lin in model._lins
+    ]
     rng_before = model._rng_state.bit_generator.state
     calls = []
 
@@ -435,6 +467,7 @@ def test_interrupt_between_one_vs_rest_models_undoes_the_whole_call(monkeypatch)
             if len(calls) == 2:
                 raise KeyboardInterrupt
             return result
+
         return interrupted
 
     _patch_guarded(monkeypatch, model, wrap)

@@ -44,8 +44,11 @@ def install() -> bool:
 
     _CacheImpl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     _CacheLocator = getattr(caching, "_CacheLocator", None)
-    if _CacheImpl is None or _CacheLocator is None or not isinstance(
-            getattr(_CacheImpl, "_locator_classes", None), list):
+    if (
+        _CacheImpl is None
+        or _CacheLocator is None
+        or not isinstance(getattr(_CacheImpl, "_locator_classes", None), list)
+    ):
         return False  # a numba without these internals: its own locators stay
     if getattr(_CacheImpl, "_fastgd_locator", None) is not None:
         return True

@@ -155,8 +155,9 @@ def optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta):
 
 
 @kernel
-def batch_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
-                schedule, batch_size):
+def batch_epoch(
+    X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
+):
     """One pass in batches of ``batch_size`` rows of ``order`` (the last may be smaller).
 
     For each batch B: ``g = (1/|B|) sum_{i in B} sw_i clip(dL/dp(p_i, y_i)) [x_i, 1]``

@@ -86,8 +86,12 @@ def _check_carry_types(wp, xp, xq, src):
     for name, arg in (("wp", wp), ("xp", xp), ("xq", xq)):
         if arg != vec:
             raise TypeError(f"carry_step: {name} must be a C-contiguous float64 vector, got {arg}")
-    if not (isinstance(src, types.Array) and src.ndim == 2 and src.layout == "C"
-            and src.dtype in (types.float32, types.float64)):
+    if not (
+        isinstance(src, types.Array)
+        and src.ndim == 2
+        and src.layout == "C"
+        and src.dtype in (types.float32, types.float64)
+    ):
         raise TypeError(f"carry_step: src must be a C-contiguous 2-D float array, got {src}")
 
 
@@ -109,8 +113,9 @@ def carry_step(typingctx, wp, xp, xq, src, r, sp, up):
     callers slice them from the state); ``src`` is C-contiguous float32/float64.
     """
     _check_carry_types(wp, xp, xq, src)
-    sig = types.UniTuple(types.float64, 3)(wp, xp, xq, src, types.intp, types.float64,
-                                           types.float64)
+    sig = types.UniTuple(types.float64, 3)(
+        wp, xp, xq, src, types.intp, types.float64, types.float64
+    )
 
     def codegen(context, builder, sig, args):
         wpv, xpv, xqv, srcv, r, sp, up = args
@@ -126,8 +131,11 @@ def carry_step(typingctx, wp, xp, xq, src, r, sp, up):
             x = _load_double(builder, builder.gep(px, [j]))
             _accumulate(builder, acc[0], w, x)
             _accumulate(builder, acc[1], xo, x)
-            wn = builder.fadd(builder.fmul(sp, w, flags=_CONTRACT),
-                              builder.fmul(up, xo, flags=_CONTRACT), flags=_CONTRACT)
+            wn = builder.fadd(
+                builder.fmul(sp, w, flags=_CONTRACT),
+                builder.fmul(up, xo, flags=_CONTRACT),
+                flags=_CONTRACT,
+            )
             _accumulate(builder, acc[2], wn, wn)
             builder.store(wn, builder.gep(pw, [j]))
             builder.store(x, builder.gep(pq, [j]))
@@ -154,8 +162,12 @@ def batch_dot(typingctx, X, r, w):
     C-contiguous float32/float64 matrix, ``w`` a C-contiguous float64 vector of
     length ``X.shape[1]``.
     """
-    if not (isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C"
-            and X.dtype in (types.float32, types.float64)):
+    if not (
+        isinstance(X, types.Array)
+        and X.ndim == 2
+        and X.layout == "C"
+        and X.dtype in (types.float32, types.float64)
+    ):
         raise TypeError(f"batch_dot: X must be a C-contiguous 2-D float array, got {X}")
     if w != types.Array(types.float64, 1, "C"):
         raise TypeError(f"batch_dot: w must be a C-contiguous float64 vector, got {w}")
@@ -168,8 +180,12 @@ def batch_dot(typingctx, X, r, w):
         acc = cgutils.alloca_once_value(builder, _DOUBLE(0.0))
         with cgutils.for_range(builder, d) as loop:
             j = loop.index
-            _accumulate(builder, acc, builder.load(builder.gep(pw, [j])),
-                        _load_double(builder, builder.gep(px, [j])))
+            _accumulate(
+                builder,
+                acc,
+                builder.load(builder.gep(pw, [j])),
+                _load_double(builder, builder.gep(px, [j])),
+            )
         return builder.load(acc)
 
     return sig, codegen

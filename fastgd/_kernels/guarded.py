@@ -36,8 +36,12 @@ def _begin(X, y, sw, order, m, arena):
     """Check the arguments and snapshot the live part; returns its length (-1: refused)."""
     d1 = X.shape[1] + 1
     live = d1 * (1 + C.N_ST) + C.N_SC
-    if (arena.shape[0] != 2 * live + d1 + C.ARENA_RATES + 1 or m > order.shape[0]
-            or X.shape[0] > y.shape[0] or 0 < sw.shape[0] < X.shape[0]):
+    if (
+        arena.shape[0] != 2 * live + d1 + C.ARENA_RATES + 1
+        or m > order.shape[0]
+        or X.shape[0] > y.shape[0]
+        or 0 < sw.shape[0] < X.shape[0]
+    ):
         return -1
     for j in range(live):
         arena[live + j] = arena[j]
@@ -63,11 +67,22 @@ def guarded_plain(X, y, sw, order, m, arena, hp, spec):
     if live < 0:
         return math.nan
     d1 = X.shape[1] + 1
-    state = arena[d1:d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
-    counters = arena[d1 * (1 + C.N_ST):live]
-    sumloss, _, bad = sgd_plain_epoch(X, y, sw, order[:m], arena[:d1], state, counters, hp,
-                                      spec & 15, (spec >> 4) & 15, (spec >> 12) & 15,
-                                      arena[2 * live:2 * live + d1 + C.ARENA_RATES])
+    state = arena[d1 : d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
+    counters = arena[d1 * (1 + C.N_ST) : live]
+    sumloss, _, bad = sgd_plain_epoch(
+        X,
+        y,
+        sw,
+        order[:m],
+        arena[:d1],
+        state,
+        counters,
+        hp,
+        spec & 15,
+        (spec >> 4) & 15,
+        (spec >> 12) & 15,
+        arena[2 * live : 2 * live + d1 + C.ARENA_RATES],
+    )
     return _finish(arena, d1, sumloss, bad)
 
 
@@ -78,10 +93,21 @@ def guarded_general(X, y, sw, order, m, arena, hp, spec):
     if live < 0:
         return math.nan
     d1 = X.shape[1] + 1
-    state = arena[d1:d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
-    counters = arena[d1 * (1 + C.N_ST):live]
-    sumloss, _, bad = sgd_general_epoch(X, y, sw, order[:m], arena[:d1], state, counters, hp,
-                                        spec & 15, (spec >> 4) & 15, (spec >> 12) & 15)
+    state = arena[d1 : d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
+    counters = arena[d1 * (1 + C.N_ST) : live]
+    sumloss, _, bad = sgd_general_epoch(
+        X,
+        y,
+        sw,
+        order[:m],
+        arena[:d1],
+        state,
+        counters,
+        hp,
+        spec & 15,
+        (spec >> 4) & 15,
+        (spec >> 12) & 15,
+    )
     return _finish(arena, d1, sumloss, bad)
 
 
@@ -92,10 +118,22 @@ def guarded_batch(X, y, sw, order, m, arena, hp, spec):
     if live < 0:
         return math.nan
     d1 = X.shape[1] + 1
-    state = arena[d1:d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
-    counters = arena[d1 * (1 + C.N_ST):live]
+    state = arena[d1 : d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
+    counters = arena[d1 * (1 + C.N_ST) : live]
     batch_size = spec >> 16
-    sumloss, _, bad = batch_epoch(X, y, sw, order[:m], arena[:d1], state, counters, hp,
-                                  spec & 15, (spec >> 4) & 15, (spec >> 8) & 15,
-                                  (spec >> 12) & 15, m if batch_size == 0 else batch_size)
+    sumloss, _, bad = batch_epoch(
+        X,
+        y,
+        sw,
+        order[:m],
+        arena[:d1],
+        state,
+        counters,
+        hp,
+        spec & 15,
+        (spec >> 4) & 15,
+        (spec >> 8) & 15,
+        (spec >> 12) & 15,
+        m if batch_size == 0 else batch_size,
+    )
     return _finish(arena, d1, sumloss, bad)

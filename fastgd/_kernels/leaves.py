@@ -82,8 +82,10 @@ def norms(w):
     for j in range(d8, d):
         t2 += w[j] * w[j]
         t1 += abs(w[j])
-    return (combine8(s0, s1, s2, s3, s4, s5, s6, s7, t2),
-            combine8(b0, b1, b2, b3, b4, b5, b6, b7, t1))
+    return (
+        combine8(s0, s1, s2, s3, s4, s5, s6, s7, t2),
+        combine8(b0, b1, b2, b3, b4, b5, b6, b7, t1),
+    )
 
 
 @leaf
@@ -135,6 +137,8 @@ def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw, lanes):
     a = lanes[0]
     s = lanes[1]
     b = lanes[2]
-    return (combine8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], t0),
-            combine8(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], t2),
-            combine8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], t1))
+    return (
+        combine8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], t0),
+        combine8(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], t2),
+        combine8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], t1),
+    )

@@ -81,8 +81,10 @@ def _row_span(context, builder, aty, arr, r):
     last = builder.add(lo, builder.sub(builder.mul(ncols, intp(itemsize)), intp(1)))
     mask = intp(~(LINE - 1))
     line0 = builder.and_(lo, mask)
-    lines = builder.add(builder.lshr(builder.sub(builder.and_(last, mask), line0),
-                                     intp(LINE.bit_length() - 1)), intp(1))
+    lines = builder.add(
+        builder.lshr(builder.sub(builder.and_(last, mask), line0), intp(LINE.bit_length() - 1)),
+        intp(1),
+    )
     return line0, builder.select(builder.icmp_signed(">", ncols, zero), lines, zero)
 
 
@@ -116,8 +118,7 @@ def _emit_row_nta(context, builder, aty, arr, r):
 def _emit_item(context, builder, aty, arr, i):
     """Emit a temporal prefetch of the cache line holding ``arr[i]`` (1-D)."""
     ary = context.make_array(aty)(context, builder, arr)
-    _emit_prefetch(builder, cgutils.get_item_pointer(context, builder, aty, ary, [i]),
-                   _LOCALITY_T0)
+    _emit_prefetch(builder, cgutils.get_item_pointer(context, builder, aty, ary, [i]), _LOCALITY_T0)
 
 
 @intrinsic

@@ -96,8 +96,29 @@ def fixed_rate(schedule):
 
 # --------------------------------------------------------------- the carried-dot path
 @kernel
-def carry_block(X, y, sw, order, start, nb, indirect, prefetch, wp, xp, xq, sp, up, b, t,
-                counters, hp, rates, loss, penalty, schedule):
+def carry_block(
+    X,
+    y,
+    sw,
+    order,
+    start,
+    nb,
+    indirect,
+    prefetch,
+    wp,
+    xp,
+    xq,
+    sp,
+    up,
+    b,
+    t,
+    counters,
+    hp,
+    rates,
+    loss,
+    penalty,
+    schedule,
+):
     """Per-sample SGD over rows ``order[start:start + nb]`` of ``X`` with the carried dot.
 
     Rows are read in place: ``order[start] + kk`` when the run is contiguous
@@ -166,8 +187,7 @@ def carry_block(X, y, sw, order, start, nb, indirect, prefetch, wp, xp, xq, sp, 
 
 
 @kernel
-def sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule,
-                    scratch):
+def sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty, schedule, scratch):
     """One pass of per-sample plain SGD without L1 or averaging (the carried-dot path).
 
     For each row (``t`` the update number, ``eta = learning_rate(t)``)::
@@ -195,7 +215,7 @@ def sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
     wp = state[C.ST_WP, :d]
     xp = state[C.ST_XP, :d]
     xq = scratch[:d]
-    rates = scratch[d:d + RATE_BLOCK]
+    rates = scratch[d : d + RATE_BLOCK]
     sp = counters[C.SC_SP]
     up = counters[C.SC_UP]
     carry_weights(wp, xp, sp, up, xq)
@@ -221,8 +241,28 @@ def sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
         nb = min(GATHER_BLOCK, m - start)
         indirect = not contiguous_run(order, start, nb)
         sp, up, b, t, sl, spen, bad = carry_block(
-            X, y, sw, order, start, nb, indirect, prefetch_rows and not indirect, wp, xp, xq,
-            sp, up, b, t, counters, hp, rates, loss, penalty, schedule)
+            X,
+            y,
+            sw,
+            order,
+            start,
+            nb,
+            indirect,
+            prefetch_rows and not indirect,
+            wp,
+            xp,
+            xq,
+            sp,
+            up,
+            b,
+            t,
+            counters,
+            hp,
+            rates,
+            loss,
+            penalty,
+            schedule,
+        )
         sumloss += sl
         sumpen += spen
         if bad >= 0:
@@ -259,8 +299,34 @@ def gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf):
 
 
 @kernel
-def general_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u, n2, n1, q,
-                  aw, state, counters, hp, rates, lanes, loss, penalty, schedule):
+def general_block(
+    src,
+    ysrc,
+    swsrc,
+    base,
+    nb,
+    i0,
+    X,
+    y,
+    sw,
+    prefetch,
+    w,
+    b,
+    t,
+    u,
+    n2,
+    n1,
+    q,
+    aw,
+    state,
+    counters,
+    hp,
+    rates,
+    lanes,
+    loss,
+    penalty,
+    schedule,
+):
     """Per-sample SGD with L1 and/or averaging over rows ``base .. base + nb - 1`` of
     ``src`` (X itself, or a gathered float64 buffer).
 
@@ -310,8 +376,7 @@ def general_block(src, ysrc, swsrc, base, nb, i0, X, y, sw, prefetch, w, b, t, u
         do_avg = avg_start > 0.0 and avg_start <= t
         mu = 1.0 / (t - avg_start + 1.0) if do_avg else 0.0
         rn = r + 1 if kk + 1 < nb else r
-        p, n2, n1 = update_dot_full(w, src, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw,
-                                    lanes)
+        p, n2, n1 = update_dot_full(w, src, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw, lanes)
         if fit_intercept:
             b += upd
         if do_avg:
@@ -364,13 +429,63 @@ def sgd_general_epoch(X, y, sw, order, params, state, counters, hp, loss, penalt
         in_place = contiguous_run(order, start, nb)
         if in_place:
             b, t, u, n2, n1, sl, sp, bad = general_block(
-                X, y, sw, order[start], nb, start, X, y, sw, in_place, w, b, t, u, n2, n1, q,
-                aw, state, counters, hp, rates, lanes, loss, penalty, schedule)
+                X,
+                y,
+                sw,
+                order[start],
+                nb,
+                start,
+                X,
+                y,
+                sw,
+                in_place,
+                w,
+                b,
+                t,
+                u,
+                n2,
+                n1,
+                q,
+                aw,
+                state,
+                counters,
+                hp,
+                rates,
+                lanes,
+                loss,
+                penalty,
+                schedule,
+            )
         else:
             gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf)
             b, t, u, n2, n1, sl, sp, bad = general_block(
-                buf, ybuf, swbuf, start - start, nb, start, X, y, sw, in_place, w, b, t, u, n2,
-                n1, q, aw, state, counters, hp, rates, lanes, loss, penalty, schedule)
+                buf,
+                ybuf,
+                swbuf,
+                start - start,
+                nb,
+                start,
+                X,
+                y,
+                sw,
+                in_place,
+                w,
+                b,
+                t,
+                u,
+                n2,
+                n1,
+                q,
+                aw,
+                state,
+                counters,
+                hp,
+                rates,
+                lanes,
+                loss,
+                penalty,
+                schedule,
+            )
         sumloss += sl
         sumpen += sp
         if bad >= 0:

@@ -131,8 +131,9 @@ def pcg64_shuffle(a, st):
         k = 0
         if np.uint64(i) > _LOW32:  # > 4e9 rows: 64-bit draws, NumPy's loop as it is
             while pos > stop:
-                v, hi, lo, has32, buf32 = _bounded(np.uint64(pos), hi, lo, inc_hi, inc_lo,
-                                                   has32, buf32)
+                v, hi, lo, has32, buf32 = _bounded(
+                    np.uint64(pos), hi, lo, inc_hi, inc_lo, has32, buf32
+                )
                 draws[k] = np.int64(v)
                 k += 1
                 pos -= 1

@@ -30,8 +30,12 @@ def encode_labels(y, negative, positive, out) -> bool:
     """:func:`encode_binary` for any integer label dtype, with one compiled signature:
     int64 labels run compiled, other dtypes run the same formula in NumPy."""
     n = y.shape[0]
-    if (y.dtype == np.int64 and y.flags.c_contiguous and y.flags.writeable
-            and out.flags.c_contiguous):
+    if (
+        y.dtype == np.int64
+        and y.flags.c_contiguous
+        and y.flags.writeable
+        and out.flags.c_contiguous
+    ):
         return bool(encode_binary(y, int(negative), int(positive), out))
     is_pos = y == positive
     out[:n] = np.where(is_pos, 1.0, -1.0)
@@ -65,8 +69,13 @@ def all_finite(a):
 def finite(a) -> bool:
     """``np.isfinite(a).all()``, compiled for contiguous 1-D float64 arrays (others go to
     NumPy)."""
-    if (type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64
-            and a.shape[0] >= _COMPILED_MIN  # small arrays: NumPy, no compile on a first fit
-            and a.flags.c_contiguous and a.flags.writeable):  # one compiled signature
+    if (
+        type(a) is np.ndarray
+        and a.ndim == 1
+        and a.dtype == np.float64
+        and a.shape[0] >= _COMPILED_MIN  # small arrays: NumPy, no compile on a first fit
+        and a.flags.c_contiguous
+        and a.flags.writeable
+    ):  # one compiled signature
         return bool(all_finite(a))
     return bool(np.isfinite(a).all())
