@@ -334,9 +334,9 @@ def test_partial_fit_loss_curve_is_bounded():
     model = SGDRegressor(shuffle=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for _ in range(2 * estimators._MAX_CURVE + 5):
+        for _ in range(2 * estimators.MAX_CURVE + 5):
             model.partial_fit(X[:2], y[:2])
-    assert len(model.loss_curve_) <= 2 * estimators._MAX_CURVE
+    assert len(model.loss_curve_) <= 2 * estimators.MAX_CURVE
     assert os.path.basename(estimators.__file__) == "estimators.py"
 
 
