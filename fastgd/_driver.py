@@ -132,8 +132,8 @@ class LinearState:
     """Parameters (coef then intercept), optimizer state and counters of one model.
 
     The three arrays are views of one float64 *arena* (``arena``), followed there by
-    room for a snapshot of them, scratch and a validity flag: the layout ``run_epoch_guarded``
-    takes, so ``partial_fit``'s hot path hands the kernel one array per model. The
+    room for a snapshot of them, scratch and a validity flag: the layout the
+    ``guarded_*`` kernels take, so ``partial_fit``'s hot path hands the kernel one array per model. The
     arrays are only ever changed in place; ``params`` is ``(d + 1,)``, ``state``
     ``(N_ST, d + 1)`` and ``counters`` ``(N_SC,)``, all C-contiguous.
     """
@@ -192,7 +192,7 @@ class LinearState:
         del self.loss_curve[n_curve:]
 
     def restore_arena(self, n_curve: int) -> None:
-        """Undo a ``run_epoch_guarded`` call from the arena's snapshot, if the kernel took it."""
+        """Undo a guarded kernel call from the arena's snapshot, if the kernel took it."""
         arena = self.arena
         if arena[-1] == 1.0:
             live = self.params.shape[0] * (1 + C.N_ST) + C.N_SC
@@ -295,7 +295,7 @@ def _fast_shuffle_agrees() -> bool:
 def shared_full(kind: str, n: int) -> np.ndarray:
     """The whole shared array of ``kind`` (ones or 0..size-1), grown to at least ``n``.
 
-    For kernels told how many entries to use (``run_epoch_guarded``): no slice per call.
+    For kernels told how many entries to use (the guarded kernels): no slice per call.
     """
     _shared(kind, n)
     return _SHARED[kind]

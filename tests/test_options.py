@@ -90,6 +90,48 @@ def test_unknown_codes_fail_in_the_kernels_and_the_reference():
     hp, counters = np.zeros(C.N_HP), C.new_counters(0.1)
     with pytest.raises(ValueError, match="unknown loss code"):
         K.loss_value(_unknown(options.LOSSES), 0.0, 1.0, 0.1)
+    # the row loops' own dispatch gives NaN (a raise there slowed the loops); every entry
+    # point checks its codes first
+    assert np.isnan(K.loss_grad(_unknown(options.LOSSES), 0.0, 1.0, 0.1)[1])
+    X, y, order = np.ones((3, 2)), np.ones(3), np.arange(3)
+    for kernel, extra in (
+        (K.sgd_plain_epoch, (np.empty(2 + C.ARENA_RATES),)),
+        (K.sgd_general_epoch, ()),
+    ):
+        for codes in (
+            (_unknown(options.LOSSES), 0, 0),
+            (0, _unknown(options.PENALTIES), 0),
+            (0, 0, _unknown(options.SCHEDULES)),
+        ):
+            with pytest.raises(ValueError, match="unknown"):
+                kernel(
+                    X,
+                    y,
+                    np.empty(0),
+                    order,
+                    np.zeros(3),
+                    C.new_state(2),
+                    counters,
+                    hp,
+                    *codes,
+                    *extra,
+                )
+    with pytest.raises(ValueError, match="unknown optimizer code"):
+        K.batch_epoch(
+            X,
+            y,
+            np.empty(0),
+            order,
+            np.zeros(3),
+            C.new_state(2),
+            counters,
+            hp,
+            0,
+            0,
+            _unknown(options.OPTIMIZERS),
+            0,
+            3,
+        )
     with pytest.raises(ValueError, match="unknown learning-rate schedule code"):
         K.learning_rate(_unknown(options.SCHEDULES), 1.0, hp, counters)
     with pytest.raises(ValueError, match="unknown learning-rate schedule code"):

@@ -17,7 +17,7 @@ from ._jit import kernel
 from .carry import batch_dot
 from .leaves import axpy_row, norms
 from .prefetch import prefetch_ahead, prefetch_sample, weight
-from .scalar import learning_rate, loss_grad
+from .scalar import check_codes, learning_rate, loss_grad
 from .sgd import penalty_parts
 
 
@@ -165,6 +165,7 @@ def batch_epoch(
     :func:`optimizer_step` with ``eta = learning_rate(t)``; then the running
     average (``0 < average <= t``); then ``t <- t + 1``.
     """
+    check_codes(loss, penalty, optimizer, schedule)
     m = order.shape[0]
     d = X.shape[1]
     w = params[:d]

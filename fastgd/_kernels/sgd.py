@@ -36,8 +36,11 @@ of the loss plus ``alpha R(w)``, both at the parameters *before* that row's upda
 prediction was not finite -- the loop stops there and the driver restores its copy.
 
 Compile against run time (cold cache, 2-core AMD EPYC, measured for this split): the
-block loops are compiled functions called once per ``GATHER_BLOCK`` rows, not inlined
-(a call per 256 rows is free; inlining them at two call sites doubled the compile).
+carried-dot block loop is a compiled function called once per ``GATHER_BLOCK`` rows (a
+call per 256 rows is free; inlining it at two call sites doubled the compile of the
+default path). The general path's block stays inlined: compiled on its own, LLVM must
+assume its ``lanes`` scratch argument aliases ``w`` and reloads it per coefficient (the
+d = 100 L1 epoch ran 1.45x slower); allocated in the inlined caller it lives in registers.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from ._jit import kernel, leaf
 from .carry import carry_step, carry_weights
 from .leaves import dot_row, norms, update_dot_full
 from .prefetch import prefetch_ahead, prefetch_sample, weight
-from .scalar import RATE_BLOCK, fill_rates, loss_grad
+from .scalar import RATE_BLOCK, check_codes, fill_rates, loss_grad
 
 # A literal constant passed to a compiled (not inlined) function is typed Literal[int](0),
 # and numba then compiles that callee twice: once for the literal and once for int64.
@@ -147,15 +150,11 @@ def carry_block(
     first = order[start]
     m = order.shape[0]
     ahead = prefetch_ahead(X)
+    fetch = indirect or prefetch
     for kk in range(nb):
-        if indirect:
-            r = order[start + kk]
-            if start + kk + ahead < m:  # across blocks: no stall at the seams
-                prefetch_sample(X, y, sw, order[start + kk + ahead])
-        else:
-            r = first + kk
-            if prefetch and kk + ahead < nb:
-                prefetch_sample(X, y, sw, r + ahead)
+        r = order[start + kk] if indirect else first + kk
+        if fetch and start + kk + ahead < m:  # across blocks: no stall at the seams
+            prefetch_sample(X, y, sw, order[start + kk + ahead])
         k = 0
         if not fixed:
             # rates come in blocks aligned on t (not on the call), so chunking a stream
@@ -205,6 +204,7 @@ def sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
     path. The carry is continued when it reproduces ``params`` and restarted from
     ``params`` otherwise.
     """
+    check_codes(loss, penalty, C.OPT_SGD, schedule)
     m = order.shape[0]
     d = X.shape[1]
     if m == 0:
@@ -298,7 +298,7 @@ def gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf):
         swbuf[k] = weight(sw, r)
 
 
-@kernel
+@leaf
 def general_block(
     src,
     ysrc,
@@ -404,6 +404,7 @@ def sgd_general_epoch(X, y, sw, order, params, state, counters, hp, loss, penalt
     many rows at once: 15-25% faster on a shuffled epoch). Dot products sum in a fixed
     order, so buffering changes no bit of the result.
     """
+    check_codes(loss, penalty, C.OPT_SGD, schedule)
     m = order.shape[0]
     d = X.shape[1]
     if m == 0:
