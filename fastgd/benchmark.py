@@ -352,7 +352,7 @@ def evaluate_goals(res: dict) -> list[dict]:
     if warm is None:
         goals.append(
             dict(
-                goal="import + first fit (1,000 x 10), warm numba cache",
+                goal="import + first fit (1,000 x 10), warm numba cache, beyond scikit-learn's import",
                 target="< 1 s",
                 measured="-",
                 verdict="NOT MEASURED",
@@ -363,7 +363,7 @@ def evaluate_goals(res: dict) -> list[dict]:
         v = warm["first_fit_total_s"]
         goals.append(
             dict(
-                goal="import + first fit (1,000 x 10), warm numba cache",
+                goal="import + first fit (1,000 x 10), warm numba cache, beyond scikit-learn's import",
                 target="< 1 s",
                 measured=f"{v:.3f} s",
                 verdict="PASS" if v < 1.0 else "FAIL",
@@ -587,20 +587,23 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
         "",
         SECTIONS[8],
         "",
-        "A fresh interpreter imports fastgd and fits 1,000 x 10 rows three ways. Cold: "
-        "`NUMBA_CACHE_DIR` is a new empty directory, so the kernels compile; warm: the "
-        "same cache, filled (best of 2).",
+        "A fresh interpreter imports numpy and scikit-learn's base (timed apart: the "
+        "estimators inherit `BaseEstimator`), then fastgd, and fits 1,000 x 10 rows three "
+        "ways. Cold: `NUMBA_CACHE_DIR` is a new empty directory, so the kernels compile; "
+        "warm: the same cache, filled (best of 2). `import s` is fastgd's own import.",
         "",
     ]
     st_rows = []
     for stage in ("cold", "warm"):
         s = res["startup"].get(stage)
         if s is None:
-            st_rows.append((stage, "not measured", "", "", "", ""))
+            st_rows.append((stage, "not measured", "", "", "", "", ""))
             continue
+        sk_import = s.get("sklearn_import_s")
         st_rows.append(
             (
                 stage,
+                "-" if sk_import is None else f"{sk_import:.3f}",
                 f"{s['import_s']:.3f}",
                 f"{s['fit_float64_s']:.3f}",
                 f"{s['fit_adam_batch32_s']:.3f}",
@@ -611,7 +614,8 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
     lines += _table(
         [
             "cache",
-            "import s",
+            "numpy + sklearn.base import s",
+            "fastgd import s",
             "first fit float64 s",
             "then adam batch 32 s",
             "then float32 s",

@@ -89,9 +89,63 @@ def norms(w):
 
 
 @leaf
-def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw, lanes):
-    """``w <- scale * w + upd * X[r]`` with Tsuruoka's cumulative L1 step and the running average,
-    fused with the next row's dot product (``w`` is read and written once per row).
+def dot_norms(X, r, w):
+    """Return ``(X[r] . w, ||w||^2, ||w||_1)`` accumulated in float64 (lane order)."""
+    d = w.shape[0]
+    d8 = d - d % 8
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = 0.0
+    for j in range(0, d8, 8):
+        w0 = w[j]
+        w1 = w[j + 1]
+        w2 = w[j + 2]
+        w3 = w[j + 3]
+        w4 = w[j + 4]
+        w5 = w[j + 5]
+        w6 = w[j + 6]
+        w7 = w[j + 7]
+        a0 += w0 * X[r, j]
+        a1 += w1 * X[r, j + 1]
+        a2 += w2 * X[r, j + 2]
+        a3 += w3 * X[r, j + 3]
+        a4 += w4 * X[r, j + 4]
+        a5 += w5 * X[r, j + 5]
+        a6 += w6 * X[r, j + 6]
+        a7 += w7 * X[r, j + 7]
+        s0 += w0 * w0
+        s1 += w1 * w1
+        s2 += w2 * w2
+        s3 += w3 * w3
+        s4 += w4 * w4
+        s5 += w5 * w5
+        s6 += w6 * w6
+        s7 += w7 * w7
+        b0 += abs(w0)
+        b1 += abs(w1)
+        b2 += abs(w2)
+        b3 += abs(w3)
+        b4 += abs(w4)
+        b5 += abs(w5)
+        b6 += abs(w6)
+        b7 += abs(w7)
+    t0 = t1 = t2 = 0.0
+    for j in range(d8, d):
+        wj = w[j]
+        t0 += wj * X[r, j]
+        t2 += wj * wj
+        t1 += abs(wj)
+    return (
+        combine8(a0, a1, a2, a3, a4, a5, a6, a7, t0),
+        combine8(s0, s1, s2, s3, s4, s5, s6, s7, t2),
+        combine8(b0, b1, b2, b3, b4, b5, b6, b7, t1),
+    )
+
+
+@leaf
+def update_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw):
+    """``w <- scale * w + upd * X[r]`` with Tsuruoka's cumulative L1 step and the running
+    average, then the next row's dot product and the norms of the new ``w``.
 
     For each coefficient ``j``, in this order::
 
@@ -102,16 +156,12 @@ def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw, lanes):
                 q_j <- q_j + (w_j - z)
         if avg: aw_j <- aw_j + (w_j - aw_j) * mu
 
-    and returns ``(X[rn] . w, ||w||^2, ||w||_1)`` of the finished ``w`` (lane order).
-    ``lanes`` is float64 scratch of shape ``(3, 8)``, allocated once by the caller:
-    allocating it here was a heap allocation per row, which made this path 2-4x
-    slower than scikit-learn at d <= 10.
+    then returns ``(X[rn] . w, ||w||^2, ||w||_1)`` of the finished ``w``
+    (:func:`dot_norms`, lane order). Two passes over ``w`` (it is in L1 cache), so the
+    sums live in registers: one fused pass kept them in a scratch array, which LLVM must
+    reload per coefficient when the caller is compiled on its own (it may alias ``w``).
     """
-    d = w.shape[0]
-    d8 = d - d % 8
-    lanes[:, :] = 0.0
-    t0 = t1 = t2 = 0.0
-    for j in range(d):
+    for j in range(w.shape[0]):
         wj = scale * w[j] + upd * X[r, j]
         if l1:
             # both clips computed, one selected: branch-free (signs near zero are
@@ -125,20 +175,4 @@ def update_dot_full(w, X, r, rn, scale, upd, l1, u, q, avg, mu, aw, lanes):
         w[j] = wj
         if avg:
             aw[j] += (wj - aw[j]) * mu
-        if j < d8:
-            k = j & 7
-            lanes[0, k] += wj * X[rn, j]
-            lanes[1, k] += wj * wj
-            lanes[2, k] += abs(wj)
-        else:
-            t0 += wj * X[rn, j]
-            t2 += wj * wj
-            t1 += abs(wj)
-    a = lanes[0]
-    s = lanes[1]
-    b = lanes[2]
-    return (
-        combine8(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], t0),
-        combine8(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], t2),
-        combine8(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], t1),
-    )
+    return dot_norms(X, rn, w)

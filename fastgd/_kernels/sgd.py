@@ -38,9 +38,8 @@ prediction was not finite -- the loop stops there and the driver restores its co
 Compile against run time (cold cache, 2-core AMD EPYC, measured for this split): the
 carried-dot block loop is a compiled function called once per ``GATHER_BLOCK`` rows (a
 call per 256 rows is free; inlining it at two call sites doubled the compile of the
-default path). The general path's block stays inlined: compiled on its own, LLVM must
-assume its ``lanes`` scratch argument aliases ``w`` and reloads it per coefficient (the
-d = 100 L1 epoch ran 1.45x slower); allocated in the inlined caller it lives in registers.
+default path). The general path's block is compiled on its own too (inlined at its two call sites, the
+first L1 fit compiled for 11 s); its sums live in registers (:func:`~.leaves.update_full`).
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ import numpy as np
 from .. import _layout as C
 from ._jit import kernel, leaf
 from .carry import carry_step, carry_weights
-from .leaves import dot_row, norms, update_dot_full
+from .leaves import dot_row, norms, update_full
 from .prefetch import prefetch_ahead, prefetch_sample, weight
 from .scalar import RATE_BLOCK, check_codes, fill_rates, loss_grad
 
@@ -60,8 +59,7 @@ from .scalar import RATE_BLOCK, check_codes, fill_rates, loss_grad
 # and numba then compiles that callee twice: once for the literal and once for int64.
 # Calls between compiled functions therefore pass variables, never literal numbers/bools.
 
-# rows per block: the general path copies a shuffled block into a buffer (64 was no
-# better at d=100); the carried path checks contiguity per block and reads rows in place
+# rows per block: both paths check contiguity per block and read rows in place
 GATHER_BLOCK = 256
 
 
@@ -283,32 +281,14 @@ def sgd_plain_epoch(X, y, sw, order, params, state, counters, hp, loss, penalty,
 
 # ------------------------------------------------------------------ the general path
 @kernel
-def gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf):
-    """Copy rows ``order[start:start+nb]`` of X (as float64), y, sw into the buffers,
-    prefetching rows ahead."""
-    d = X.shape[1]
-    ahead = prefetch_ahead(X)
-    for k in range(nb):
-        if k + ahead < nb:
-            prefetch_sample(X, y, sw, order[start + k + ahead])
-        r = order[start + k]
-        for j in range(d):
-            buf[k, j] = X[r, j]
-        ybuf[k] = y[r]
-        swbuf[k] = weight(sw, r)
-
-
-@leaf
 def general_block(
-    src,
-    ysrc,
-    swsrc,
-    base,
-    nb,
-    i0,
     X,
     y,
     sw,
+    order,
+    start,
+    nb,
+    indirect,
     prefetch,
     w,
     b,
@@ -322,16 +302,15 @@ def general_block(
     counters,
     hp,
     rates,
-    lanes,
     loss,
     penalty,
     schedule,
 ):
-    """Per-sample SGD with L1 and/or averaging over rows ``base .. base + nb - 1`` of
-    ``src`` (X itself, or a gathered float64 buffer).
+    """Per-sample SGD with L1 and/or averaging over rows ``order[start:start + nb]`` of X.
 
-    ``i0`` is the position of the first row in the epoch's order (for ``bad``);
-    ``prefetch`` asks for rows ahead in ``X`` (read in place). Returns
+    Rows are read in place, as in :func:`carry_block`: ``order[start] + kk`` when the run
+    is contiguous (``indirect`` false), else ``order[start + kk]``, prefetched
+    :func:`~.prefetch.prefetch_ahead` positions ahead (``prefetch``). Returns
     ``(b, t, u, n2, n1, sumloss, sumpen, bad)``; ``w``, ``q``, ``aw`` and the averaged
     intercept ``state[ST_AVG, d]`` change in place.
     """
@@ -349,13 +328,15 @@ def general_block(
     eta_fixed = rates[0]
     sumloss = 0.0
     sumpen = 0.0
-    p = dot_row(src, base, w)
+    first = order[start]
+    m = order.shape[0]
+    p = dot_row(X, first, w)
     ahead = prefetch_ahead(X)
     for kk in range(nb):
-        i = i0 + kk
-        r = base + kk
-        if prefetch and kk + ahead < nb:
-            prefetch_sample(X, y, sw, r + ahead)
+        i = start + kk
+        r = order[i] if indirect else first + kk
+        if prefetch and i + ahead < m:
+            prefetch_sample(X, y, sw, order[i + ahead])
         k = 0
         if not fixed:
             k = int(t - 1.0) % RATE_BLOCK
@@ -364,19 +345,21 @@ def general_block(
         p += b
         if not math.isfinite(p):
             return b, t, u, n2, n1, sumloss, sumpen, i
-        yi = ysrc[r]
+        yi = y[r]
         eta = eta_fixed if fixed else rates[k]
         lv, dl = loss_grad(loss, p, yi, epsilon)
         sumloss += lv
         sumpen += 0.5 * l2c * n2 + l1c * n1
-        upd = -eta * dl * weight(swsrc, r)
+        upd = -eta * dl * weight(sw, r)
         scale = max(0.0, 1.0 - l2c * eta) if has_l2 else 1.0
         if has_l1:
             u += l1c * eta
         do_avg = avg_start > 0.0 and avg_start <= t
         mu = 1.0 / (t - avg_start + 1.0) if do_avg else 0.0
-        rn = r + 1 if kk + 1 < nb else r
-        p, n2, n1 = update_dot_full(w, src, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw, lanes)
+        rn = r
+        if kk + 1 < nb:
+            rn = order[i + 1] if indirect else r + 1
+        p, n2, n1 = update_full(w, X, r, rn, scale, upd, has_l1, u, q, do_avg, mu, aw)
         if fit_intercept:
             b += upd
         if do_avg:
@@ -399,10 +382,10 @@ def sgd_general_epoch(X, y, sw, order, params, state, counters, hp, loss, penalt
         avg   <- avg + (w - avg) / (t - average + 1)         (if 0 < average <= t)
         t     <- t + 1
 
-    A contiguous run of rows is read in place; shuffled rows are first copied into a
-    float64 buffer (the copy has no dependency chain, so the memory system fetches
-    many rows at once: 15-25% faster on a shuffled epoch). Dot products sum in a fixed
-    order, so buffering changes no bit of the result.
+    Rows are read in place, shuffled ones prefetched ahead (an earlier version copied
+    each shuffled block into a float64 buffer first; read in place, the block loop is
+    compiled once per X dtype instead of twice). Dot products sum in a fixed order, so
+    the order rows are stored in changes no bit of the result.
     """
     check_codes(loss, penalty, C.OPT_SGD, schedule)
     m = order.shape[0]
@@ -419,74 +402,37 @@ def sgd_general_epoch(X, y, sw, order, params, state, counters, hp, loss, penalt
     sumpen = 0.0
     bad = -1
     rates = np.empty(RATE_BLOCK)
-    lanes = np.empty((3, 8))  # scratch of update_dot_full
-    buf = np.empty((GATHER_BLOCK, d))
-    ybuf = np.empty(GATHER_BLOCK)
-    swbuf = np.empty(GATHER_BLOCK)
     n2, n1 = norms(w) if penalty != C.PENALTY_NONE else (0.0, 0.0)
+    prefetch_rows = d * X.itemsize >= 256
     start = m - m  # 0, not a literal
     while start < m:
         nb = min(GATHER_BLOCK, m - start)
-        in_place = contiguous_run(order, start, nb)
-        if in_place:
-            b, t, u, n2, n1, sl, sp, bad = general_block(
-                X,
-                y,
-                sw,
-                order[start],
-                nb,
-                start,
-                X,
-                y,
-                sw,
-                in_place,
-                w,
-                b,
-                t,
-                u,
-                n2,
-                n1,
-                q,
-                aw,
-                state,
-                counters,
-                hp,
-                rates,
-                lanes,
-                loss,
-                penalty,
-                schedule,
-            )
-        else:
-            gather_rows(X, y, sw, order, start, nb, buf, ybuf, swbuf)
-            b, t, u, n2, n1, sl, sp, bad = general_block(
-                buf,
-                ybuf,
-                swbuf,
-                start - start,
-                nb,
-                start,
-                X,
-                y,
-                sw,
-                in_place,
-                w,
-                b,
-                t,
-                u,
-                n2,
-                n1,
-                q,
-                aw,
-                state,
-                counters,
-                hp,
-                rates,
-                lanes,
-                loss,
-                penalty,
-                schedule,
-            )
+        indirect = not contiguous_run(order, start, nb)
+        b, t, u, n2, n1, sl, sp, bad = general_block(
+            X,
+            y,
+            sw,
+            order,
+            start,
+            nb,
+            indirect,
+            indirect or prefetch_rows,
+            w,
+            b,
+            t,
+            u,
+            n2,
+            n1,
+            q,
+            aw,
+            state,
+            counters,
+            hp,
+            rates,
+            loss,
+            penalty,
+            schedule,
+        )
         sumloss += sl
         sumpen += sp
         if bad >= 0:
