@@ -69,7 +69,7 @@ def _option_doc(kind: str, choices) -> str:
     lines = []
     for name in choices:
         row = table[name]
-        lines.append(f"- ``{row.label!r}``: {row.formula}")
+        lines.append(f"- ``{row.name!r}``: {row.formula}")
     head = {
         "loss": "Loss ``L(p, y)`` of the prediction ``p = x . w + b`` (scikit-learn's "
         "definitions; classification labels are -1/+1 internally).",

@@ -261,10 +261,6 @@ class Option:
     variants: dict = field(default_factory=dict)
     task: str = ""  # losses: 'regression' or 'classification'
 
-    @property
-    def label(self) -> str:
-        return "None" if self.name is None else self.name
-
 
 def _table(kind: str, rows: list[Option]) -> dict:
     table = {}

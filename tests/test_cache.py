@@ -10,8 +10,8 @@ from fastgd._kernels import _cache, fill_rates, sgd_plain_epoch
 def test_digest_changes_with_any_kernel_source(tmp_path):
     src = tmp_path / "kernels"
     shutil.copytree(_cache.KERNEL_DIR, src, ignore=shutil.ignore_patterns("__pycache__"))
-    codes = tmp_path / "options.py"
-    shutil.copy(_cache.KERNEL_DIR.parent / "options.py", codes)
+    codes = tmp_path / "_layout.py"
+    shutil.copy(_cache.KERNEL_DIR.parent / "_layout.py", codes)
     before = _cache.sources_digest(src, (codes,))
     assert before == _cache.sources_digest(src, (codes,))
     for path in (src / "leaves.py", codes):  # a helper file, then the option codes
@@ -31,4 +31,4 @@ def test_kernels_use_the_all_sources_locator():
         locator = dispatcher._cache._impl._locator
         assert isinstance(locator, locator_cls)
         own, digest = locator.get_source_stamp()
-        assert digest == _cache.sources_digest()
+        assert digest == _cache._digest()

@@ -2,12 +2,14 @@
 
 numba stamps a cached function with a hash of *its own* source file only. The
 epoch loops inline helpers from other files (``leaves``, ``scalar``, ``carry``,
-``prefetch``) and constants from ``fastgd._layout`` (generated from ``fastgd.options``), so editing one of those --
-or checking out another version in which only they differ -- left the old
-machine code in the cache, silently. :class:`KernelCacheLocator` wraps the
-locator numba would pick for a file of ``fastgd/_kernels`` (so ``NUMBA_CACHE_DIR``
-and the in-tree ``__pycache__`` work as before) and adds a digest of all those
-files to its stamp: any change to any of them recompiles every kernel.
+``prefetch``) and compile in the constants of ``fastgd._layout`` (generated from
+``fastgd.options``), so editing one of those -- or checking out another version in
+which only they differ -- left the old machine code in the cache, silently.
+:class:`KernelCacheLocator` wraps the locator numba would pick for a file of
+``fastgd/_kernels`` (so ``NUMBA_CACHE_DIR`` and the in-tree ``__pycache__`` work as
+before) and adds to its stamp a digest of those files and of the codes and slots
+themselves: any change to them recompiles every kernel (each path compiles in a few
+seconds); an edit of the registry that changes no code or slot does not.
 
 It is installed by :func:`install` through numba's ``CacheImpl._locator_classes``
 locator list; if a numba release changes that, fastgd falls back to numba's own
@@ -21,7 +23,7 @@ import hashlib
 from pathlib import Path
 
 KERNEL_DIR = Path(__file__).resolve().parent
-_EXTRA_SOURCES = (KERNEL_DIR.parent / "_layout.py", KERNEL_DIR.parent / "options.py")
+_EXTRA_SOURCES = (KERNEL_DIR.parent / "_layout.py",)
 
 
 def sources_digest(directory: Path = KERNEL_DIR, extra=_EXTRA_SOURCES) -> bytes:
@@ -33,9 +35,19 @@ def sources_digest(directory: Path = KERNEL_DIR, extra=_EXTRA_SOURCES) -> bytes:
     return h.digest()
 
 
+def layout_constants() -> bytes:
+    """The option codes and slots the kernels compile in (``fastgd._layout``'s integer
+    constants, generated from the registry), as bytes: a registry edit that changes no
+    code or slot -- a formula's text, a default -- leaves the cache valid."""
+    from .. import _layout
+
+    consts = sorted((k, v) for k, v in vars(_layout).items() if k.isupper() and isinstance(v, int))
+    return repr(consts).encode()
+
+
 @functools.lru_cache(maxsize=1)
 def _digest() -> bytes:
-    return sources_digest()
+    return hashlib.sha256(sources_digest() + layout_constants()).digest()
 
 
 def install() -> bool:
