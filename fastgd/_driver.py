@@ -82,13 +82,30 @@ def guarded_kernel(problem: Problem):
     return _GUARDED[problem.path]
 
 
-def readonly(a: np.ndarray) -> np.ndarray:
-    """``a``, or a read-only view of it: the kernels take every input array read-only, so a
-    writable and a read-only (memmap) X share one compiled signature."""
+class _Alias:
+    """Exposes read-only memory through ``__array_interface__`` as writable, and keeps the
+    original array alive (see :func:`kernel_view`)."""
+
+    __slots__ = ("__array_interface__", "_keep")
+
+    def __init__(self, a: np.ndarray):
+        self._keep = a
+        iface = dict(a.__array_interface__)
+        iface["data"] = (iface["data"][0], False)
+        self.__array_interface__ = iface
+
+
+def kernel_view(a: np.ndarray) -> np.ndarray:
+    """``a`` itself, or for read-only memory (a memmap opened ``mode='r'``) a view typed
+    writable, so that writable and read-only inputs share one compiled signature.
+
+    numba types a read-only array as another type, and its dispatcher types read-only
+    arguments on a slow path (several us per call); a writable-typed alias costs neither.
+    The kernels never write ``X``, ``y`` or ``sw``: only their types change.
+    """
     if a.flags.writeable:
-        a = a.view()
-        a.flags.writeable = False
-    return a
+        return a
+    return np.asarray(_Alias(a))
 
 
 def run_epoch(
@@ -97,10 +114,10 @@ def run_epoch(
     """One epoch over ``X[order]`` on the compiled path of these options.
 
     The arguments of the kernels (``fastgd._kernels.sgd``), with ``batch_size`` a row
-    count. ``X``, ``y`` and ``sw`` reach the kernel read-only (one signature per X
-    dtype). Returns ``(sumloss, sumobj, bad)``.
+    count. ``X``, ``y`` and ``sw`` reach the kernel typed writable (:func:`kernel_view`: one
+    signature per X dtype). Returns ``(sumloss, sumobj, bad)``.
     """
-    X, y, sw = readonly(X), readonly(y), readonly(sw)
+    X, y, sw = kernel_view(X), kernel_view(y), kernel_view(sw)
     path = epoch_path(optimizer, penalty, batch_size, hp[C.HP_AVERAGE])
     if state.shape[0] < C.N_ST or counters.shape[0] < C.N_SC:
         # no room for the carry (the reference's 5-row state, 3 counters): plain SGD
@@ -301,7 +318,7 @@ def shared_full(kind: str, n: int) -> np.ndarray:
     return _SHARED[kind]
 
 
-NO_WEIGHTS = readonly(np.empty(0))  # ``sw`` for the kernels: every weight is 1 (see _kernels.sgd)
+NO_WEIGHTS = np.empty(0)  # ``sw`` for the kernels: every weight is 1 (see _kernels.sgd)
 
 
 def is_unit_weights(sw: np.ndarray) -> bool:

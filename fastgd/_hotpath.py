@@ -21,8 +21,8 @@ from ._driver import (
     _SHARED,
     NO_WEIGHTS,
     guarded_kernel,
+    kernel_view,
     permutation,
-    readonly,
     shared_full,
 )
 from ._kernels.targets import encode_labels, finite
@@ -172,9 +172,8 @@ class HotPath:
                     np.array(sw[keep:n], dtype=np.float64),
                 )
         if keep > 0:
-            if X.flags.writeable:  # one compiled signature for writable and read-only X
-                X = X.view()
-                X.flags.writeable = False
+            if not X.flags.writeable:  # one compiled signature for writable and read-only X
+                X = kernel_view(X)
             if not self._train_hot(hot, X, targets, sw, unit, n, keep):
                 return False
             if attrs.pop("_published", False):  # published again when first read
@@ -221,11 +220,9 @@ class HotPath:
                     pos, neg = cw_pairs[k]
                     base = shared_full("ones", n)[:n] if unit else sw[:n]
                     wk = base * np.where(targets[k][:n] > 0, pos, neg)
-                if wk.flags.writeable:
-                    wk = readonly(wk)
                 yk = targets[k]
-                if yk.flags.writeable:  # every input array reaches the kernels read-only
-                    yk = readonly(yk)
+                if not (yk.flags.writeable and wk.flags.writeable):  # read-only memory
+                    yk, wk = kernel_view(yk), kernel_view(wk)
                 sumloss = kernel(X, yk, wk, order, keep, arena, hot.hp, hot.spec)
                 if sumloss != sumloss:  # NaN: not finite (the general path says why)
                     break

@@ -240,7 +240,9 @@ def penalty_strengths(cfg: Config) -> tuple[float, float]:
         return 0.0, cfg.alpha
     if cfg.penalty == "elasticnet":
         return cfg.alpha * (1.0 - cfg.l1_ratio), cfg.alpha * cfg.l1_ratio
-    return 0.0, 0.0
+    if cfg.penalty is None:
+        return 0.0, 0.0
+    raise ValueError(f"unknown penalty {cfg.penalty!r}")
 
 
 def penalty_value(cfg: Config, w: np.ndarray) -> float:

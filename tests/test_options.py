@@ -144,6 +144,8 @@ def test_unknown_codes_fail_in_the_kernels_and_the_reference():
             C.OPT_ADAM, params, g, state, counters, hp, _unknown(options.PENALTIES), 0.1
         )
     cfg = reference.Config()
+    with pytest.raises(ValueError, match="unknown penalty"):
+        reference.penalty_strengths(dataclasses.replace(cfg, penalty="l3"))
     for field, bad in (("loss", "nope"), ("learning_rate", "nope"), ("optimizer", "nope")):
         broken = dataclasses.replace(cfg, **{field: bad})
         with pytest.raises(ValueError, match="unknown"):
