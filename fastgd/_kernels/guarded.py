@@ -50,6 +50,13 @@ def _begin(X, y, sw, order, m, arena):
 
 
 @leaf
+def _views(arena, d1, live):
+    """``(params, state, counters)``: the live part of ``arena`` as the kernels' arrays."""
+    state = arena[d1 : d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
+    return arena[:d1], state, arena[d1 * (1 + C.N_ST) : live]
+
+
+@leaf
 def _finish(arena, d1, sumloss, bad):
     """The loss sum, or NaN when the epoch stopped or left a non-finite parameter."""
     if bad >= 0 or not math.isfinite(sumloss):
@@ -67,14 +74,13 @@ def guarded_plain(X, y, sw, order, m, arena, hp, spec):
     if live < 0:
         return math.nan
     d1 = X.shape[1] + 1
-    state = arena[d1 : d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
-    counters = arena[d1 * (1 + C.N_ST) : live]
+    params, state, counters = _views(arena, d1, live)
     sumloss, _, bad = sgd_plain_epoch(
         X,
         y,
         sw,
         order[:m],
-        arena[:d1],
+        params,
         state,
         counters,
         hp,
@@ -93,14 +99,13 @@ def guarded_general(X, y, sw, order, m, arena, hp, spec):
     if live < 0:
         return math.nan
     d1 = X.shape[1] + 1
-    state = arena[d1 : d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
-    counters = arena[d1 * (1 + C.N_ST) : live]
+    params, state, counters = _views(arena, d1, live)
     sumloss, _, bad = sgd_general_epoch(
         X,
         y,
         sw,
         order[:m],
-        arena[:d1],
+        params,
         state,
         counters,
         hp,
@@ -118,15 +123,14 @@ def guarded_batch(X, y, sw, order, m, arena, hp, spec):
     if live < 0:
         return math.nan
     d1 = X.shape[1] + 1
-    state = arena[d1 : d1 * (1 + C.N_ST)].reshape((C.N_ST, d1))
-    counters = arena[d1 * (1 + C.N_ST) : live]
+    params, state, counters = _views(arena, d1, live)
     batch_size = spec >> 16
     sumloss, _, bad = batch_epoch(
         X,
         y,
         sw,
         order[:m],
-        arena[:d1],
+        params,
         state,
         counters,
         hp,
