@@ -13,6 +13,7 @@ import numpy as np
 from numba import config as numba_config
 
 from . import _layout as C
+from . import _sparse
 from ._kernels import (
     batch_epoch,
     guarded_batch,
@@ -117,7 +118,25 @@ def run_epoch(
     count. ``X``, ``y`` and ``sw`` reach the kernel typed writable (:func:`kernel_view`: one
     signature per X dtype). Returns ``(sumloss, sumobj, bad)``.
     """
-    X, y, sw = kernel_view(X), kernel_view(y), kernel_view(sw)
+    y, sw = kernel_view(y), kernel_view(sw)
+    if not isinstance(X, np.ndarray):  # CSR: a scipy.sparse matrix or its CSRArrays
+        Xs = X if isinstance(X, _sparse.CSRArrays) else _sparse.kernel_arrays(X)
+        return run_epoch_csr(
+            Xs,
+            y,
+            sw,
+            order,
+            params,
+            state,
+            counters,
+            hp,
+            loss,
+            penalty,
+            optimizer,
+            schedule,
+            batch_size,
+        )
+    X = kernel_view(X)
     path = epoch_path(optimizer, penalty, batch_size, hp[C.HP_AVERAGE])
     if state.shape[0] < C.N_ST or counters.shape[0] < C.N_SC:
         # no room for the carry (the reference's 5-row state, 3 counters): plain SGD
@@ -142,6 +161,58 @@ def run_epoch(
         )
     return batch_epoch(
         X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
+    )
+
+
+def run_epoch_csr(
+    Xs, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
+):
+    """:func:`run_epoch` on CSR input (``Xs`` a :class:`fastgd._sparse.CSRArrays`).
+
+    Per-sample plain SGD takes ``csr_sgd_epoch``; every other optimizer and batch size
+    ``csr_batch_epoch`` (``fastgd._kernels.sparse``).
+    """
+    from ._kernels.sparse import csr_batch_epoch, csr_sgd_epoch
+
+    if state.shape[0] < C.ST_Q + 1 or counters.shape[0] < C.SC_ETA + 1:
+        raise ValueError(
+            f"state needs >= {C.ST_Q + 1} rows and counters >= "
+            f"{C.SC_ETA + 1} slots, got {state.shape} and {counters.shape}."
+        )
+    if params.shape[0] != Xs.shape[1] + 1:
+        raise ValueError(f"params has {params.shape[0]} entries for {Xs.shape[1]} features.")
+    if batch_size == 1 and optimizer == C.OPT_SGD:
+        return csr_sgd_epoch(
+            Xs.data,
+            Xs.indices,
+            Xs.indptr,
+            y,
+            sw,
+            order,
+            params,
+            state,
+            counters,
+            hp,
+            loss,
+            penalty,
+            schedule,
+        )
+    return csr_batch_epoch(
+        Xs.data,
+        Xs.indices,
+        Xs.indptr,
+        y,
+        sw,
+        order,
+        params,
+        state,
+        counters,
+        hp,
+        loss,
+        penalty,
+        optimizer,
+        schedule,
+        batch_size,
     )
 
 
@@ -345,7 +416,12 @@ def set_optimal_init(problem: Problem) -> None:
 
 
 def _bad_row_error(X, y, row: int) -> ValueError | None:
-    if not np.isfinite(X[row]).all():
+    nonfinite = (
+        _sparse.row_has_nonfinite(X, row)
+        if not isinstance(X, np.ndarray)
+        else not np.isfinite(X[row]).all()
+    )
+    if nonfinite:
         return ValueError(
             f"Input X contains NaN or infinity (row {row}); remove or impute non-finite "
             "values before fitting."
@@ -391,6 +467,8 @@ def run_epochs(
     if is_unit_weights(sw):
         sw = NO_WEIGHTS  # the kernels read no weight at all
     rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if not isinstance(X, (np.ndarray, _sparse.CSRArrays)):
+        X = _sparse.kernel_arrays(X)  # once per fit, not per epoch
     entry = lin.snapshot()
     n_rows = rows.shape[0]
     batch = problem.batch_rows(n_rows)

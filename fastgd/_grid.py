@@ -114,6 +114,7 @@ def compare(
     X_kernel=None,
     model_only: bool = False,
     reference_cfg: Config | None = None,
+    sparse_reference: bool = False,
 ):
     """Run kernel and reference side by side; return the worst relative deviation.
 
@@ -122,7 +123,9 @@ def compare(
     deviation is ``max |k - r| / max(|r|, 1e-3)`` over params, state, counters and
     the returned sums (``model_only``: params and sums -- optimizer buffers that cross
     zero make a poor relative yardstick for float32 input); ``inf`` when one side
-    stopped on a non-finite value and the other did not.
+    stopped on a non-finite value and the other did not. ``sparse_reference``: the
+    reference runs its CSR twin (``reference.run_epoch_csr``) on ``X_kernel``, a
+    scipy.sparse CSR matrix (the lazy updates have no dense twin).
     """
     from . import reference
     from ._driver import run_epoch
@@ -143,7 +146,11 @@ def compare(
     worst = 0.0
     for _ in range(epochs):
         order = rng.permutation(n).astype(np.int64)
-        out_r = reference.run_epoch(X, y, sw, order, *ref, cfg)
+        if sparse_reference:
+            Xs = X_kernel
+            out_r = reference.run_epoch_csr(Xs.data, Xs.indices, Xs.indptr, y, sw, order, *ref, cfg)
+        else:
+            out_r = reference.run_epoch(X, y, sw, order, *ref, cfg)
         out_k = run_epoch(
             X_kernel, y, sw, order, *ker, hp, loss, penalty, optimizer, schedule, batch
         )

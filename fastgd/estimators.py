@@ -758,6 +758,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         step_size=None,
         T_max=None,
         eta_min=0.0,
+        intercept_decay=1.0,
+        lazy_updates=False,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -796,6 +798,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.step_size = step_size
         self.T_max = T_max
         self.eta_min = eta_min
+        self.intercept_decay = intercept_decay
+        self.lazy_updates = lazy_updates
 
     def _encode_targets(self, y, *, first, partial):
         # _check_X_y has already refused non-finite targets (a second scan of y cost
@@ -929,6 +933,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         step_size=None,
         T_max=None,
         eta_min=0.0,
+        intercept_decay=1.0,
+        lazy_updates=False,
     ):
         self.loss = loss
         self.penalty = penalty
@@ -969,6 +975,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         self.step_size = step_size
         self.T_max = T_max
         self.eta_min = eta_min
+        self.intercept_decay = intercept_decay
+        self.lazy_updates = lazy_updates
 
     def _encode_targets(self, y, *, first, partial):
         if partial and first and getattr(self, "_classes_arg", None) is None:

@@ -220,6 +220,27 @@ HYPERS: tuple[Hyper, ...] = (
         low=0,
         doc="Serve the running mean of the parameters from update ``average`` on (True: 1; False or 0: off).",
     ),
+    Hyper(
+        "intercept_decay",
+        1.0,
+        1.0,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        doc="Sparse X only: the intercept's update (per-sample) or gradient (batches) is "
+        "multiplied by it. 1 keeps sparse fits equal to dense ones; 0.01 reproduces "
+        "scikit-learn's sparse fits (its SPARSE_INTERCEPT_DECAY).",
+    ),
+    Hyper(
+        "lazy_updates",
+        False,
+        0.0,
+        kind="bool",
+        doc="Sparse X only: each step touches only the coefficients with a nonzero in the "
+        "step's rows (the L1 clip, the optimizer's moments and step; Adam and AdamW as "
+        "torch.optim.SparseAdam). Off, a sparse fit equals the dense fit, at O(n_features) "
+        "per step for L1 / elastic net and for every optimizer but 'sgd'.",
+    ),
 )
 HYPER = {h.name: h for h in HYPERS}
 N_HP = len(HYPERS)

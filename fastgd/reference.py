@@ -274,6 +274,7 @@ def optimizer_step(
     state: np.ndarray,
     counters: np.ndarray,
     eta: float,
+    coords: np.ndarray | None = None,
 ) -> None:
     """One update of ``params`` (coefficients, intercept) with batch-mean gradient ``g``.
 
@@ -295,11 +296,21 @@ def optimizer_step(
 
     After a non-SGD step, L1 soft-thresholds: ``w <- sign(w) max(|w| - eta l1c, 0)``.
     The intercept is updated only when ``fit_intercept``.
+
+    ``coords`` (the lazy updates of sparse input, ``cfg.lazy_updates``): the coefficients
+    with a nonzero in the step's rows, sorted. Only they (and the intercept) are updated:
+    their moments, their step, the L2 term of their gradient, the L1 clip or soft-threshold;
+    every other coefficient, and its moments, stays as it is. Two exceptions: plain 'sgd'
+    still shrinks every coefficient by L2 (``w <- max(0, 1 - eta l2c) w``, exact at no cost
+    by the scale trick), and Adam / AdamW take torch.optim.SparseAdam's form,
+    ``w <- w - eta sqrt(1 - beta2^t) / (1 - beta1^t) m / (sqrt(v) + eps)`` (eps outside the
+    bias correction).
     """
     d = params.shape[0] - 1
     n_upd = d + 1 if cfg.fit_intercept else d
     t = float(counters[SC_T])
     l2c, l1c = penalty_strengths(cfg)
+    lazy = coords is not None
     if cfg.optimizer == "sgd":
         scale = max(0.0, 1.0 - l2c * eta) if cfg.penalty in ("l2", "elasticnet") else 1.0
         for j in range(d):
@@ -308,10 +319,16 @@ def optimizer_step(
             params[d] -= eta * g[d]
         if cfg.penalty in ("l1", "elasticnet"):
             counters[SC_U] += l1c * eta
-            cumulative_l1(params[:d], state[ST_Q, :d], counters[SC_U])
+            if lazy:
+                w, q = params[coords], state[ST_Q, coords]
+                cumulative_l1(w, q, counters[SC_U])
+                params[coords], state[ST_Q, coords] = w, q
+            else:
+                cumulative_l1(params[:d], state[ST_Q, :d], counters[SC_U])
         return
     m1, m2, m3 = state[ST_M1], state[ST_M2], state[ST_M3]
-    for j in range(n_upd):
+    updated = range(n_upd) if not lazy else [*coords, *([d] if cfg.fit_intercept else [])]
+    for j in updated:
         gj = g[j] + l2c * params[j] if j < d else g[j]
         if cfg.optimizer in ("momentum", "nesterov"):
             m1[j] = gj if t == 1.0 else cfg.momentum * m1[j] + (1.0 - cfg.dampening) * gj
@@ -342,8 +359,12 @@ def optimizer_step(
             if cfg.amsgrad:
                 m3[j] = max(m3[j], m2[j])
                 v = m3[j]
-            denom = math.sqrt(v) / math.sqrt(1.0 - cfg.beta2**t) + cfg.eps
-            params[j] -= eta / (1.0 - cfg.beta1**t) * (m1[j] / denom)
+            if lazy:  # torch.optim.SparseAdam
+                step_size = eta * math.sqrt(1.0 - cfg.beta2**t) / (1.0 - cfg.beta1**t)
+                params[j] -= step_size * (m1[j] / (math.sqrt(v) + cfg.eps))
+            else:
+                denom = math.sqrt(v) / math.sqrt(1.0 - cfg.beta2**t) + cfg.eps
+                params[j] -= eta / (1.0 - cfg.beta1**t) * (m1[j] / denom)
         elif cfg.optimizer == "adamax":  # torch.optim.Adamax: the infinity norm u in m2
             m1[j] += (1.0 - cfg.beta1) * (gj - m1[j])
             m2[j] = max(cfg.beta2 * m2[j], abs(gj) + cfg.eps)
@@ -351,8 +372,9 @@ def optimizer_step(
         else:
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
     if l1c != 0.0:
-        w = params[:d]
-        w[:] = np.sign(w) * np.maximum(np.abs(w) - eta * l1c, 0.0)
+        cols = slice(0, d) if not lazy else coords
+        w = params[cols]
+        params[cols] = np.sign(w) * np.maximum(np.abs(w) - eta * l1c, 0.0)
 
 
 # --------------------------------------------------------------------------- epochs
@@ -464,3 +486,121 @@ def run_epoch(X, y, sw, order, params, state, counters, cfg: Config):
     if cfg.batch_size == 1 and cfg.optimizer == "sgd":
         return sgd_epoch_per_sample(X, y, sw, order, params, state, counters, cfg)
     return batch_epoch(X, y, sw, order, params, state, counters, cfg)
+
+
+# ----------------------------------------------------------------- sparse (CSR) twins
+def csr_row(data, indices, indptr, r) -> tuple[np.ndarray, np.ndarray]:
+    """``(columns, values)`` of row ``r`` of a CSR matrix, values as float64."""
+    lo, hi = int(indptr[r]), int(indptr[r + 1])
+    return np.asarray(indices[lo:hi], dtype=np.int64), np.asarray(data[lo:hi], dtype=np.float64)
+
+
+def _touched(cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """The sorted columns with a nonzero value (explicit zeros touch nothing)."""
+    return np.unique(cols[vals != 0.0])
+
+
+def sgd_epoch_per_sample_csr(data, indices, indptr, y, sw, order, params, state, counters, cfg):
+    """Per-sample plain SGD on CSR rows: :func:`sgd_epoch_per_sample`'s steps, row by row.
+
+    ``data``, ``indices``, ``indptr`` are the CSR arrays of ``X``; everything else is as
+    in :func:`run_epoch`. With ``cfg.lazy_updates`` off the steps are exactly the dense
+    ones (the sparse = dense contract). Two sparse-only options:
+
+    - ``cfg.intercept_decay``: ``b <- b + intercept_decay * upd`` (scikit-learn uses 0.01
+      on sparse input);
+    - ``cfg.lazy_updates``: Tsuruoka's cumulative L1 clips only the row's nonzero columns
+      (scikit-learn's sparse rule); the other coefficients keep the penalty they are owed
+      until a row touches them.
+
+    L2 shrinks every coefficient and the running average covers every coefficient in
+    both modes (the kernels do both in O(nonzeros) by the scale trick and Bottou's
+    sparse averaging). Duplicate entries in a row add up, as in ``X.toarray()``.
+    """
+    d = params.shape[0] - 1
+    l2c, l1c = penalty_strengths(cfg)
+    sumloss = sumobj = 0.0
+    for i, r in enumerate(order):
+        cols, vals = csr_row(data, indices, indptr, r)
+        p = float(vals @ params[cols]) + params[d]
+        if not math.isfinite(p):
+            return sumloss, sumobj, i
+        t = float(counters[SC_T])
+        eta = learning_rate(cfg, t, counters)
+        loss = loss_value(cfg.loss, p, y[r], cfg.epsilon)
+        sumloss += loss
+        sumobj += loss + penalty_value(cfg, params[:d])
+        upd = -eta * loss_dloss(cfg.loss, p, y[r], cfg.epsilon) * sw[r]
+        if cfg.penalty in ("l2", "elasticnet"):
+            params[:d] *= max(0.0, 1.0 - l2c * eta)
+        np.add.at(params, cols, upd * vals)
+        if cfg.fit_intercept:
+            params[d] += cfg.intercept_decay * upd
+        if cfg.penalty in ("l1", "elasticnet"):
+            counters[SC_U] += l1c * eta
+            if cfg.lazy_updates:
+                cc = _touched(cols, vals)
+                w, q = params[cc], state[ST_Q, cc]
+                cumulative_l1(w, q, counters[SC_U])
+                params[cc], state[ST_Q, cc] = w, q
+            else:
+                cumulative_l1(params[:d], state[ST_Q, :d], counters[SC_U])
+        _average(state, params, cfg, t)
+        counters[SC_T] = t + 1.0
+    return sumloss, sumobj, -1
+
+
+def batch_epoch_csr(data, indices, indptr, y, sw, order, params, state, counters, cfg):
+    """Mini- and full-batch epoch on CSR rows: :func:`batch_epoch`'s steps.
+
+    The batch gradient ``g = mean_i sw_i dL/dp_i [x_i, 1]`` is summed row by row over
+    each row's nonzeros; its intercept entry is multiplied by ``cfg.intercept_decay``.
+    With ``cfg.lazy_updates`` the step is :func:`optimizer_step` with ``coords`` = the
+    columns with a nonzero in the batch (see there for each optimizer's lazy rule).
+    """
+    d = params.shape[0] - 1
+    sumloss = sumobj = 0.0
+    for start in range(0, len(order), cfg.batch_size):
+        rows = order[start : start + cfg.batch_size]
+        pen = penalty_value(cfg, params[:d])
+        g = np.zeros(d + 1)
+        touched = []
+        preds = []
+        for k, r in enumerate(rows):
+            cols, vals = csr_row(data, indices, indptr, r)
+            p = float(vals @ params[cols]) + params[d]
+            if not math.isfinite(p):
+                return sumloss, sumobj, start + k
+            preds.append((r, p, cols, vals))
+        for r, p, cols, vals in preds:
+            loss = loss_value(cfg.loss, p, y[r], cfg.epsilon)
+            sumloss += loss
+            sumobj += loss + pen
+            dl = loss_dloss(cfg.loss, p, y[r], cfg.epsilon) * sw[r]
+            np.add.at(g, cols, dl * vals)
+            g[d] += dl
+            touched.append(_touched(cols, vals))
+        g /= len(rows)
+        g[d] *= cfg.intercept_decay
+        t = float(counters[SC_T])
+        eta = learning_rate(cfg, t, counters)
+        coords = np.unique(np.concatenate(touched)) if cfg.lazy_updates else None
+        optimizer_step(cfg, params, g, state, counters, eta, coords)
+        _average(state, params, cfg, t)
+        counters[SC_T] = t + 1.0
+    return sumloss, sumobj, -1
+
+
+def run_epoch_csr(data, indices, indptr, y, sw, order, params, state, counters, cfg):
+    """One epoch over the CSR rows ``order``; the twin of the compiled CSR paths.
+
+    ``data`` (nnz,), ``indices`` (nnz,) and ``indptr`` (n_samples + 1,) are a CSR
+    matrix's arrays (``X.data``, ``X.indices``, ``X.indptr``); the other arguments and
+    the return value are :func:`run_epoch`'s. Without ``cfg.lazy_updates`` and with
+    ``cfg.intercept_decay == 1`` the result equals ``run_epoch`` on ``X.toarray()``.
+    """
+    if cfg.batch_size == 1 and cfg.optimizer == "sgd":
+        return sgd_epoch_per_sample_csr(
+            data, indices, indptr, y, sw, order, params, state, counters, cfg
+        )
+    return batch_epoch_csr(data, indices, indptr, y, sw, order, params, state, counters, cfg)

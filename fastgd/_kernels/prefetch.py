@@ -148,6 +148,52 @@ def prefetch_sample(typingctx, X, y, sw, r):
     return types.void(X, y, sw, types.intp), codegen
 
 
+@intrinsic
+def prefetch_span(typingctx, a, lo, hi):
+    """Prefetch (non-temporal) every cache line of ``a[lo:hi]`` of a 1-D array: the
+    stretch of a CSR matrix's ``data`` or ``indices`` that holds one row."""
+    if not (isinstance(a, types.Array) and a.ndim == 1):
+        raise TypeError(f"prefetch_span: a must be a 1-D array, got {a}")
+
+    def codegen(context, builder, sig, args):
+        aty = sig.args[0]
+        arr, lo_v, hi_v = args
+        ary = context.make_array(aty)(context, builder, arr)
+        intp = context.get_value_type(types.intp)
+        lo_v = context.cast(builder, lo_v, sig.args[1], types.intp)
+        hi_v = context.cast(builder, hi_v, sig.args[2], types.intp)
+        with builder.if_then(builder.icmp_signed("<", lo_v, hi_v)):
+            first = builder.ptrtoint(
+                cgutils.get_item_pointer(context, builder, aty, ary, [lo_v]), intp
+            )
+            itemsize = context.get_abi_sizeof(context.get_data_type(aty.dtype))
+            nbytes = builder.mul(builder.sub(hi_v, lo_v), intp(itemsize))
+            mask = intp(~(LINE - 1))
+            line0 = builder.and_(first, mask)
+            last = builder.and_(builder.sub(builder.add(first, nbytes), intp(1)), mask)
+            count = builder.add(builder.udiv(builder.sub(last, line0), intp(LINE)), intp(1))
+            with cgutils.for_range(builder, count) as loop:
+                addr = builder.add(line0, builder.mul(loop.index, intp(LINE)))
+                _emit_prefetch(builder, builder.inttoptr(addr, _I8P), _LOCALITY_NTA)
+        return context.get_dummy_value()
+
+    return types.void(a, lo, hi), codegen
+
+
+@intrinsic
+def prefetch_item(typingctx, a, i):
+    """Prefetch (temporal) the cache line holding ``a[i]`` of a 1-D array."""
+    if not (isinstance(a, types.Array) and a.ndim == 1):
+        raise TypeError(f"prefetch_item: a must be a 1-D array, got {a}")
+
+    def codegen(context, builder, sig, args):
+        i_v = context.cast(builder, args[1], sig.args[1], types.intp)
+        _emit_item(context, builder, sig.args[0], args[0], i_v)
+        return context.get_dummy_value()
+
+    return types.void(a, i), codegen
+
+
 @kernel
 def weight(sw, r):
     """``sw[r]``, or 1 when ``sw`` is empty (no sample weights: nothing to read)."""
@@ -184,7 +230,13 @@ def _prefetch_item_python(a, i):
     """Nothing to do in Python."""
 
 
+def _prefetch_span_python(a, lo, hi):
+    """Nothing to do in Python."""
+
+
 if config.DISABLE_JIT:  # the kernels run as Python: the intrinsics get plain twins
     prefetch_sample = _prefetch_sample_python  # noqa: F811
+    prefetch_span = _prefetch_span_python  # noqa: F811
+    prefetch_item = _prefetch_item_python  # noqa: F811
     row_span = _row_span_python  # noqa: F811
     _prefetch_item = _prefetch_item_python  # noqa: F811

@@ -1,0 +1,513 @@
+"""CSR (scipy.sparse) input: validation, per-sample plain SGD and the batch path.
+
+Siblings of the dense paths (:mod:`.sgd`, :mod:`.batch`), each compiled when first used.
+A CSR matrix arrives as its three arrays: ``data`` (nnz,) float32 or float64,
+``indices`` (nnz,) int32 and ``indptr`` (n + 1,) int64 (the driver converts other index
+dtypes once). numba checks no bounds: :func:`csr_check` validates ``indices`` and
+``indptr`` (and that ``data`` is finite) before any training kernel reads them.
+
+The contract is *sparse = dense*: with ``lazy_updates`` off and ``intercept_decay`` 1
+every step equals the dense kernels' step on ``X.toarray()`` (to rounding):
+
+* **L2** by the scale trick: ``w = s v``; the shrink ``w <- c w`` is ``s <- c s``, the
+  step ``w <- w + upd x`` is ``v <- v + (upd / s) x`` on the row's nonzeros only; ``v``
+  is renormalised (``v <- s v``, ``s <- 1``) before ``s`` drops below 1e-9.
+* **Averaging** by Bottou's sparse form: the average is ``A = (aw + a v) / bb``; a change
+  ``dv`` of ``v_j`` (a step or an L1 clip) adds ``-a dv`` to ``aw_j``, and each averaged
+  update does ``bb <- bb / (1 - mu)``, ``a <- a + mu bb s``. ``A`` is written back to
+  ``state[ST_AVG]`` at the end of the call.
+* **L1 / elastic net**: Tsuruoka's cumulative penalty, in ``v`` units
+  (``v_j <- max(0, v_j - (u + q_j) / s)``). Exact mode clips every coefficient on every
+  step, O(n_features) per row as in the dense kernel; ``lazy_updates`` clips only the
+  row's nonzero columns (scikit-learn's sparse rule), O(nonzeros).
+* **Optimizers** other than plain SGD, and mini-/full-batch steps, update every
+  coefficient (:func:`~.batch.optimizer_step`, O(n_features) per step), except with
+  ``lazy_updates``: :func:`optimizer_step_lazy` updates only the columns with a nonzero
+  in the batch.
+
+Returns and arguments otherwise as in :mod:`.sgd` and :mod:`.batch`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _layout as C
+from ._jit import kernel
+from .batch import optimizer_step
+from .leaves import norms
+from .prefetch import prefetch_item, prefetch_span, weight
+from .scalar import RATE_BLOCK, check_codes, fill_rates, learning_rate, loss_grad
+from .sgd import contiguous_run, fixed_rate, penalty_parts
+
+RESCALE_BELOW = 1e-9  # renormalise v when the scale s falls below this (scikit-learn's)
+AHEAD_ROWS = 8  # shuffled rows whose data are prefetched ahead
+AHEAD_PTR = 16  # ... and whose indptr entries are prefetched ahead (one more miss each)
+
+# validation result codes of csr_check
+CSR_OK = 0
+CSR_INDPTR_START = 1
+CSR_INDPTR_DECREASES = 2
+CSR_INDPTR_END = 3
+CSR_INDEX_NEGATIVE = 4
+CSR_INDEX_TOO_LARGE = 5
+CSR_NOT_FINITE = 6
+
+
+@kernel
+def csr_check(data, indices, indptr, n_features):
+    """Validate CSR arrays in one pass: ``(code, where)``, ``code`` one of ``CSR_*``.
+
+    ``where`` is the row (indptr problems) or the position in ``data`` / ``indices``.
+    Checks ``indptr[0] == 0``, ``indptr`` non-decreasing, ``indptr[-1] <= len(indices)``
+    and ``<= len(data)``, ``0 <= indices < n_features`` and finite ``data``.
+    """
+    n = indptr.shape[0] - 1
+    if indptr[0] != 0:
+        return CSR_INDPTR_START, 0
+    for r in range(n):
+        if indptr[r + 1] < indptr[r]:
+            return CSR_INDPTR_DECREASES, r
+    nnz = indptr[n]
+    if nnz > indices.shape[0] or nnz > data.shape[0]:
+        return CSR_INDPTR_END, n
+    for k in range(nnz):
+        j = indices[k]
+        if j < 0:
+            return CSR_INDEX_NEGATIVE, k
+        if j >= n_features:
+            return CSR_INDEX_TOO_LARGE, k
+        if not math.isfinite(data[k]):
+            return CSR_NOT_FINITE, k
+    return CSR_OK, 0
+
+
+@kernel
+def csr_sgd_epoch(
+    data, indices, indptr, y, sw, order, params, state, counters, hp, loss, penalty, schedule
+):
+    """One pass of per-sample plain SGD over CSR rows ``order`` (any penalty, averaging).
+
+    The steps of :func:`~.sgd.sgd_general_epoch` (``p = x.w + b``,
+    ``upd = -eta clip(dL/dp) sw``, ``w <- max(0, 1 - eta l2c) w + upd x``,
+    ``b <- b + intercept_decay upd``, cumulative L1, running average), in O(nonzeros)
+    per row but for exact-mode L1 (see the module docstring). Returns
+    ``(sumloss, sumobj, bad)``.
+    """
+    check_codes(loss, penalty, C.OPT_SGD, schedule)
+    m = order.shape[0]
+    d = params.shape[0] - 1
+    if m == 0:
+        return 0.0, 0.0, -1
+    fit_intercept = hp[C.HP_FIT_INTERCEPT] != 0.0
+    epsilon = hp[C.HP_EPSILON]
+    avg_start = hp[C.HP_AVERAGE]
+    decay = hp[C.HP_INTERCEPT_DECAY]
+    lazy = hp[C.HP_LAZY_UPDATES] != 0.0
+    l2c, l1c = penalty_parts(penalty, hp)
+    has_l2 = penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET
+    has_l1 = penalty == C.PENALTY_L1 or penalty == C.PENALTY_ELASTICNET
+    track = penalty != C.PENALTY_NONE
+    v = params[:d]
+    q = state[C.ST_Q, :d]
+    aw = state[C.ST_AVG, :d]
+    s = 1.0
+    a = 0.0  # average = (aw + a v) / bb
+    bb = 1.0
+    averaged = False
+    b = params[d]
+    t = counters[C.SC_T]
+    u = counters[C.SC_U]
+    n2v, n1v = norms(v) if track else (0.0, 0.0)
+    rates = np.empty(RATE_BLOCK)
+    zero = m - m  # 0, not a literal (see sgd.GATHER_BLOCK)
+    fixed = fixed_rate(schedule)
+    if fixed:
+        fill_rates(schedule, t, hp, counters, rates, zero, zero + 1)
+    eta_fixed = rates[0]
+    shuffled = not contiguous_run(order, zero, m)
+    no_sw = sw.shape[0] == 0
+    sumloss = 0.0
+    sumpen = 0.0
+    bad = -1
+    for i in range(m):
+        r = order[i]
+        if shuffled:
+            if i + AHEAD_PTR < m:
+                prefetch_item(indptr, order[i + AHEAD_PTR] + 1)
+            if i + AHEAD_ROWS < m:
+                rn = order[i + AHEAD_ROWS]
+                lo_n = indptr[rn]
+                hi_n = indptr[rn + 1]
+                prefetch_span(data, lo_n, hi_n)
+                prefetch_span(indices, lo_n, hi_n)
+                prefetch_item(y, rn)
+                if not no_sw:
+                    prefetch_item(sw, rn)
+        lo = indptr[r]
+        hi = indptr[r + 1]
+        dot = 0.0
+        for k in range(lo, hi):
+            dot += data[k] * v[indices[k]]
+        p = s * dot + b
+        if not math.isfinite(p):
+            bad = i
+            break
+        kr = 0
+        if not fixed:
+            # rates in blocks aligned on t, as in sgd.carry_block (chunking changes none)
+            kr = int(t - 1.0) % RATE_BLOCK
+            if kr == 0 or i == 0:
+                fill_rates(schedule, t - kr, hp, counters, rates, kr, min(RATE_BLOCK, kr + m - i))
+        eta = eta_fixed if fixed else rates[kr]
+        lv, dl = loss_grad(loss, p, y[r], epsilon)
+        sumloss += lv
+        if track:
+            sumpen += s * (0.5 * l2c * s * n2v + l1c * n1v)
+        upd = -eta * dl * weight(sw, r)
+        do_avg = avg_start > 0.0 and avg_start <= t
+        if has_l2:
+            s *= max(0.0, 1.0 - l2c * eta)
+            if s < RESCALE_BELOW:
+                if averaged:
+                    for j in range(d):
+                        aw[j] = (aw[j] + a * v[j]) / bb
+                    a = 0.0
+                    bb = 1.0
+                for j in range(d):
+                    v[j] *= s
+                s = 1.0
+                n2v, n1v = norms(v)
+        if do_avg and avg_start == t:  # the first averaged update: the average is w
+            for j in range(d):
+                aw[j] = 0.0
+            a = 0.0
+            bb = 1.0
+        ca = a if do_avg else 0.0  # aw_j -= ca * (change of v_j) keeps the past average
+        if upd != 0.0:
+            c = upd / s
+            for k in range(lo, hi):
+                j = indices[k]
+                old = v[j]
+                new = old + c * data[k]
+                v[j] = new
+                if track:
+                    n2v += new * new - old * old
+                    n1v += abs(new) - abs(old)
+                if do_avg:
+                    aw[j] -= ca * (new - old)
+        if fit_intercept:
+            b += decay * upd
+        if has_l1:
+            u += l1c * eta
+            if lazy:
+                for k in range(lo, hi):
+                    if data[k] != 0.0:
+                        j = indices[k]
+                        z = v[j]
+                        if z > 0.0:
+                            nz = max(0.0, z - (u + q[j]) / s)
+                        elif z < 0.0:
+                            nz = min(0.0, z + (u - q[j]) / s)
+                        else:
+                            nz = z
+                        q[j] += s * (nz - z)
+                        v[j] = nz
+                        n2v += nz * nz - z * z
+                        n1v += abs(nz) - abs(z)
+                        if do_avg:
+                            aw[j] -= ca * (nz - z)
+            else:
+                n2v = 0.0
+                n1v = 0.0
+                for j in range(d):
+                    z = v[j]
+                    if z > 0.0:
+                        nz = max(0.0, z - (u + q[j]) / s)
+                    elif z < 0.0:
+                        nz = min(0.0, z + (u - q[j]) / s)
+                    else:
+                        nz = z
+                    if nz != z:
+                        q[j] += s * (nz - z)
+                        v[j] = nz
+                        if do_avg:
+                            aw[j] -= ca * (nz - z)
+                    n2v += nz * nz
+                    n1v += abs(nz)
+        if do_avg:
+            mu = 1.0 / (t - avg_start + 1.0)
+            if avg_start == t:
+                a = s
+                bb = 1.0
+            else:
+                bb = bb / (1.0 - mu)
+                a = a + mu * bb * s
+            averaged = True
+            state[C.ST_AVG, d] += (b - state[C.ST_AVG, d]) * mu
+        t += 1.0
+    if averaged:
+        for j in range(d):
+            aw[j] = (aw[j] + a * v[j]) / bb
+    if s != 1.0:
+        for j in range(d):
+            v[j] *= s
+    params[d] = b
+    counters[C.SC_T] = t
+    counters[C.SC_U] = u
+    return sumloss, sumloss + sumpen, bad
+
+
+@kernel
+def optimizer_step_lazy(optimizer, params, g, state, counters, hp, penalty, eta, touched, nt):
+    """:func:`~.batch.optimizer_step` on the coefficients ``touched[:nt]`` (and the intercept).
+
+    The lazy rule of each optimizer: only these coordinates change -- their moments,
+    their step, the L2 term ``l2c w_j`` of their gradient and the L1 clip (Tsuruoka for
+    'sgd') or soft-threshold; all others, and their moments, stay. Plain 'sgd' still
+    shrinks every coefficient by L2 (O(n_features)). Adam and AdamW follow
+    torch.optim.SparseAdam: ``w_j <- w_j - eta sqrt(1 - beta2^t) / (1 - beta1^t) m_j /
+    (sqrt(v_j) + eps)``.
+    """
+    d = params.shape[0] - 1
+    fit_intercept = hp[C.HP_FIT_INTERCEPT] != 0.0
+    n_upd = nt + 1 if fit_intercept else nt
+    t = counters[C.SC_T]
+    l2c, l1c = penalty_parts(penalty, hp)
+    if optimizer == C.OPT_SGD:
+        if penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET:
+            scale = max(0.0, 1.0 - l2c * eta)
+            for j in range(d):
+                params[j] *= scale
+        u = counters[C.SC_U]
+        has_l1 = penalty == C.PENALTY_L1 or penalty == C.PENALTY_ELASTICNET
+        if has_l1:
+            u += l1c * eta
+            counters[C.SC_U] = u
+        q = state[C.ST_Q]
+        for kk in range(nt):
+            j = touched[kk]
+            z = params[j] - eta * g[j]
+            nz = z
+            if has_l1:
+                if z > 0.0:
+                    nz = max(0.0, z - (u + q[j]))
+                elif z < 0.0:
+                    nz = min(0.0, z + (u - q[j]))
+                q[j] += nz - z
+            params[j] = nz
+        if fit_intercept:
+            params[d] -= eta * g[d]
+        return
+    m1 = state[C.ST_M1]
+    m2 = state[C.ST_M2]
+    m3 = state[C.ST_M3]
+    eps = hp[C.HP_EPS]
+    mom = hp[C.HP_MOMENTUM]
+    if optimizer == C.OPT_MOMENTUM or optimizer == C.OPT_NESTEROV:
+        damp = 1.0 - hp[C.HP_DAMPENING]
+        nesterov = optimizer == C.OPT_NESTEROV
+        for kk in range(n_upd):
+            j = touched[kk] if kk < nt else d
+            old = params[j]
+            gj = g[j] + l2c * old if j < d else g[j]
+            m1[j] = gj if t == 1.0 else mom * m1[j] + damp * gj
+            params[j] = old - eta * (gj + mom * m1[j] if nesterov else m1[j])
+    elif optimizer == C.OPT_ADAGRAD:
+        clr = eta / (1.0 + (t - 1.0) * hp[C.HP_LR_DECAY])
+        for kk in range(n_upd):
+            j = touched[kk] if kk < nt else d
+            gj = g[j] + l2c * params[j] if j < d else g[j]
+            m1[j] += gj * gj
+            params[j] -= clr * (gj / (math.sqrt(m1[j]) + eps))
+    elif optimizer == C.OPT_RMSPROP:
+        rho = hp[C.HP_RHO]
+        centered = hp[C.HP_CENTERED] != 0.0
+        for kk in range(n_upd):
+            j = touched[kk] if kk < nt else d
+            gj = g[j] + l2c * params[j] if j < d else g[j]
+            m1[j] = rho * m1[j] + (1.0 - rho) * gj * gj
+            if centered:
+                m2[j] += (1.0 - rho) * (gj - m2[j])
+                den = math.sqrt(max(m1[j] - m2[j] * m2[j], 0.0)) + eps
+            else:
+                den = math.sqrt(m1[j]) + eps
+            if mom > 0.0:
+                m3[j] = mom * m3[j] + gj / den
+                params[j] -= eta * m3[j]
+            else:
+                params[j] -= eta * (gj / den)
+    elif optimizer == C.OPT_ADAM or optimizer == C.OPT_ADAMW:
+        b1 = hp[C.HP_BETA1]
+        b2 = hp[C.HP_BETA2]
+        amsgrad = hp[C.HP_AMSGRAD] != 0.0
+        step_size = eta * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        decay = 1.0 - eta * hp[C.HP_WEIGHT_DECAY] if optimizer == C.OPT_ADAMW else 1.0
+        for kk in range(n_upd):
+            j = touched[kk] if kk < nt else d
+            pj = params[j]
+            gj = g[j]
+            if j < d:
+                gj += l2c * pj
+                pj *= decay
+            m1[j] += (1.0 - b1) * (gj - m1[j])
+            m2[j] = b2 * m2[j] + (1.0 - b2) * gj * gj
+            vj = m2[j]
+            if amsgrad:
+                m3[j] = max(m3[j], m2[j])
+                vj = m3[j]
+            params[j] = pj - step_size * (m1[j] / (math.sqrt(vj) + eps))
+    elif optimizer == C.OPT_ADAMAX:
+        b1 = hp[C.HP_BETA1]
+        b2 = hp[C.HP_BETA2]
+        clr = eta / (1.0 - b1**t)
+        for kk in range(n_upd):
+            j = touched[kk] if kk < nt else d
+            gj = g[j] + l2c * params[j] if j < d else g[j]
+            m1[j] += (1.0 - b1) * (gj - m1[j])
+            m2[j] = max(b2 * m2[j], abs(gj) + eps)
+            params[j] -= clr * (m1[j] / m2[j])
+    else:
+        raise ValueError("unknown optimizer code")
+    if l1c != 0.0:
+        thr = eta * l1c
+        for kk in range(nt):
+            j = touched[kk]
+            mag = abs(params[j]) - thr
+            params[j] = math.copysign(mag, params[j]) if mag > 0.0 else 0.0
+
+
+@kernel
+def csr_batch_epoch(
+    data,
+    indices,
+    indptr,
+    y,
+    sw,
+    order,
+    params,
+    state,
+    counters,
+    hp,
+    loss,
+    penalty,
+    optimizer,
+    schedule,
+    batch_size,
+):
+    """One pass in batches of ``batch_size`` CSR rows of ``order`` (any optimizer).
+
+    :func:`~.batch.batch_epoch`'s steps: ``g = (1/|B|) sum_i sw_i clip(dL/dp_i) [x_i, 1]``
+    summed over each row's nonzeros, its intercept entry times ``intercept_decay``, then
+    :func:`~.batch.optimizer_step` (every coefficient) or, with ``lazy_updates``,
+    :func:`optimizer_step_lazy` (the batch's nonzero columns), the running average and
+    ``t <- t + 1``.
+    """
+    check_codes(loss, penalty, optimizer, schedule)
+    m = order.shape[0]
+    d = params.shape[0] - 1
+    w = params[:d]
+    g = np.zeros(d + 1)
+    lazy = hp[C.HP_LAZY_UPDATES] != 0.0
+    nl = d if lazy else 0
+    mark = np.zeros(nl, dtype=np.bool_)
+    touched = np.empty(nl, dtype=np.int64)
+    before = np.empty(nl + 1)  # coefficient values before the lazy step (norm changes)
+    epsilon = hp[C.HP_EPSILON]
+    avg_start = hp[C.HP_AVERAGE]
+    decay = hp[C.HP_INTERCEPT_DECAY]
+    avg = state[C.ST_AVG]
+    l2c, l1c = penalty_parts(penalty, hp)
+    track = penalty != C.PENALTY_NONE
+    sgd_shrinks = optimizer == C.OPT_SGD and (
+        penalty == C.PENALTY_L2 or penalty == C.PENALTY_ELASTICNET
+    )
+    n2, n1 = norms(w) if track else (0.0, 0.0)
+    zero = m - m
+    shuffled = m > 0 and not contiguous_run(order, zero, m)
+    no_sw = sw.shape[0] == 0
+    sumloss = 0.0
+    sumpen = 0.0
+    start = zero
+    while start < m:
+        stop = min(start + batch_size, m)
+        b = params[d]
+        if track:
+            if not lazy or sgd_shrinks:
+                n2, n1 = norms(w)
+            sumpen += (0.5 * l2c * n2 + l1c * n1) * (stop - start)
+        nt = zero
+        for i in range(start, stop):
+            r = order[i]
+            if shuffled:
+                if i + AHEAD_PTR < m:
+                    prefetch_item(indptr, order[i + AHEAD_PTR] + 1)
+                if i + AHEAD_ROWS < m:
+                    rn = order[i + AHEAD_ROWS]
+                    prefetch_span(data, indptr[rn], indptr[rn + 1])
+                    prefetch_span(indices, indptr[rn], indptr[rn + 1])
+                    prefetch_item(y, rn)
+                    if not no_sw:
+                        prefetch_item(sw, rn)
+            lo = indptr[r]
+            hi = indptr[r + 1]
+            dot = 0.0
+            for k in range(lo, hi):
+                dot += data[k] * w[indices[k]]
+            p = dot + b
+            if not math.isfinite(p):
+                for j in range(d + 1):
+                    g[j] = 0.0
+                return sumloss, sumloss + sumpen, i
+            lv, dl = loss_grad(loss, p, y[r], epsilon)
+            sumloss += lv
+            dl *= weight(sw, r)
+            if dl != 0.0:
+                for k in range(lo, hi):
+                    g[indices[k]] += dl * data[k]
+                g[d] += dl
+            if lazy:
+                for k in range(lo, hi):
+                    j = indices[k]
+                    if data[k] != 0.0 and not mark[j]:
+                        mark[j] = True
+                        touched[nt] = j
+                        nt += 1
+        size = float(stop - start)
+        t = counters[C.SC_T]
+        eta = learning_rate(schedule, t, hp, counters)
+        if lazy:
+            for kk in range(nt):
+                j = touched[kk]
+                g[j] = g[j] / size
+                before[kk] = params[j]
+            g[d] = decay * (g[d] / size)
+            optimizer_step_lazy(
+                optimizer, params, g, state, counters, hp, penalty, eta, touched, nt
+            )
+            for kk in range(nt):
+                j = touched[kk]
+                g[j] = 0.0
+                mark[j] = False
+                o = before[kk]
+                nw = params[j]
+                n2 += nw * nw - o * o
+                n1 += abs(nw) - abs(o)
+            g[d] = 0.0
+        else:
+            if size != 1.0:
+                for j in range(d + 1):
+                    g[j] = g[j] / size
+            g[d] *= decay
+            optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta)
+            for j in range(d + 1):
+                g[j] = 0.0
+        if avg_start > 0.0 and avg_start <= t:
+            mu = 1.0 / (t - avg_start + 1.0)
+            for j in range(d + 1):
+                avg[j] += (params[j] - avg[j]) * mu
+        counters[C.SC_T] = t + 1.0
+        start = stop
+    return sumloss, sumloss + sumpen, -1
