@@ -152,8 +152,8 @@ class HotPath:
         if batch_size > 1:
             pending = attrs.get("_pending")
             if pending is not None:
-                if pending[0].dtype != dtype:
-                    return False
+                if type(pending[0]) is not np.ndarray or pending[0].dtype != dtype:
+                    return False  # sparse or other-dtype rows waiting: the general path
                 if unit:
                     sw = shared_full("ones", n)[:n]
                 X = np.concatenate([pending[0], X])

@@ -92,7 +92,14 @@ def write(path, state: dict) -> Path:
             np.asarray(state["feature_names_in"]).astype(str), "feature_names_in_"
         )
     if state.get("pending") is not None:
-        arrays["pending_X"], arrays["pending_Y"], arrays["pending_sw"] = state["pending"]
+        pX, arrays["pending_Y"], arrays["pending_sw"] = state["pending"]
+        if hasattr(pX, "indptr"):  # CSR rows stay sparse: its three arrays and shape
+            arrays["pending_X_data"] = pX.data
+            arrays["pending_X_indices"] = pX.indices
+            arrays["pending_X_indptr"] = pX.indptr
+            arrays["pending_X_shape"] = np.asarray(pX.shape, dtype=np.int64)
+        else:
+            arrays["pending_X"] = pX
     rng = state["rng"]
     if rng.get("bit_generator") not in _BIT_GENERATORS:
         raise ValueError(f"cannot save the state of bit generator {rng.get('bit_generator')!r}.")
@@ -176,6 +183,8 @@ def read(path) -> dict:
         pending = None
         if "pending_X" in members:
             pending = (members["pending_X"], members["pending_Y"], members["pending_sw"])
+        elif "pending_X_data" in members:
+            pending = (_read_csr(members), members["pending_Y"], members["pending_sw"])
         return {
             "estimator": meta["estimator"],
             "params": {k: _decode_param(v) for k, v in dict(meta["params"]).items()},
@@ -190,6 +199,25 @@ def read(path) -> dict:
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{path}: incomplete checkpoint ({exc!r}).") from None
+
+
+def _read_csr(members: dict):
+    """The pending CSR rows from their arrays; validated later (``from_training_state``)."""
+    import scipy.sparse as sp
+
+    shape = members["pending_X_shape"]
+    if shape.shape != (2,) or shape.dtype.kind not in "iu" or (shape < 0).any():
+        raise ValueError(f"pending_X_shape {shape!r} is not a matrix shape")
+    arrays = (
+        members["pending_X_data"],
+        members["pending_X_indices"],
+        members["pending_X_indptr"],
+    )
+    if any(a.ndim != 1 for a in arrays) or arrays[0].dtype.kind != "f":
+        raise ValueError("the pending CSR arrays have the wrong dimensions or dtype")
+    if arrays[2].shape[0] != int(shape[0]) + 1:
+        raise ValueError("pending_X_indptr does not match the pending row count")
+    return sp.csr_matrix(arrays, shape=(int(shape[0]), int(shape[1])))
 
 
 def save(estimator, path) -> Path:

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
-from . import _docs, checkpoint, options
+from . import _docs, _sparse, checkpoint, options
 from . import _layout as C
 from ._driver import (
     DivergenceError,
@@ -136,6 +136,8 @@ class _BaseSGD(HotPath, BaseEstimator):
                     f"{self.n_features_in_} features as input."
                 )
             return np.ascontiguousarray(X)
+        if _sparse.issparse(X):
+            return self._check_sparse_X(X, reset=reset)
         with _naming("X"):
             return _validate_data(
                 self,
@@ -146,6 +148,20 @@ class _BaseSGD(HotPath, BaseEstimator):
                 order="C",
                 ensure_all_finite=False,
             )
+
+    def _check_sparse_X(self, X, *, reset: bool):
+        """A validated CSR matrix (:func:`fastgd._sparse.check_csr`): never densified."""
+        from sklearn.utils.validation import _check_feature_names
+
+        X = _sparse.check_csr(
+            X,
+            n_features=None if reset else self.n_features_in_,
+            owner=type(self).__name__,
+        )
+        _check_feature_names(self, X, reset=reset)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        return X
 
     def _check_X_y(self, X, y, *, reset: bool):
         # X and y are validated one at a time so that every message names its argument.
@@ -229,7 +245,7 @@ class _BaseSGD(HotPath, BaseEstimator):
         val_rows = None
         if early_stopping:
             rows, val_rows = self._validation_split(y_labels, n)
-            if not np.isfinite(X[val_rows]).all():
+            if not _sparse.issparse(X) and not np.isfinite(X[val_rows]).all():
                 raise ValueError("Input X contains NaN or infinity; remove or impute them.")
             if not (sw[val_rows] > 0).any():
                 raise ValueError(
@@ -459,11 +475,7 @@ class _BaseSGD(HotPath, BaseEstimator):
         """
         prev = None if first else getattr(self, "_pending", None)
         if prev is not None:
-            X = (
-                np.concatenate([prev[0], X])
-                if prev[0].dtype == X.dtype
-                else np.concatenate([prev[0].astype(np.float64), X.astype(np.float64)])
-            )
+            X = _sparse.vstack(prev[0], X)  # CSR when either part is: nothing densified
             Y = np.concatenate([prev[1], Y])
             sw = np.concatenate([prev[2], sw])
         batch = problem.batch_size
@@ -580,7 +592,12 @@ class _BaseSGD(HotPath, BaseEstimator):
         rng.bit_generator.state = state["rng"]
         pending = state.get("pending")
         if pending is not None:
-            pX, pY, psw = (np.asarray(a) for a in pending)
+            pX = pending[0]
+            if _sparse.issparse(pX):
+                pX = _sparse.check_csr(pX, n_features=d, argument="the pending rows")
+            else:
+                pX = np.ascontiguousarray(pX)
+            pY, psw = (np.asarray(a) for a in pending[1:])
             m = pX.shape[0] if pX.ndim == 2 else -1
             if (
                 pX.ndim != 2
@@ -591,7 +608,7 @@ class _BaseSGD(HotPath, BaseEstimator):
             ):
                 raise ValueError("the pending mini-batch rows have inconsistent shapes.")
             pending = (
-                np.ascontiguousarray(pX),
+                pX,
                 np.asarray(pY, dtype=np.float64),
                 np.asarray(psw, dtype=np.float64),
             )
@@ -672,6 +689,11 @@ class _BaseSGD(HotPath, BaseEstimator):
             return attrs[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR (and CSC/COO, converted once) is never densified
+        return tags
+
     def _check_predict_X(self, X):
         if not hasattr(self, "coef_"):
             raise NotFittedError(
@@ -684,7 +706,7 @@ class _BaseSGD(HotPath, BaseEstimator):
     def _check_finite_output(X, scores):
         """Non-finite scores come from non-finite X (or overflow, which is returned as is)."""
         bad = ~np.isfinite(scores)
-        if bad.any():
+        if bad.any() and not _sparse.issparse(X):  # sparse X was checked finite already
             rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
             if not np.isfinite(X[rows]).all():
                 raise ValueError(
