@@ -171,6 +171,8 @@ class HotPath:
                     np.ascontiguousarray(np.array([t[keep:n] for t in targets]).T),
                     np.array(sw[keep:n], dtype=np.float64),
                 )
+                if not (np.isfinite(new_pending[0]).all() and np.isfinite(new_pending[1]).all()):
+                    return False  # the general path refuses non-finite waiting rows
         if keep > 0:
             if not X.flags.writeable:  # one compiled signature for writable and read-only X
                 X = kernel_view(X)

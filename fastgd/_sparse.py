@@ -45,7 +45,14 @@ def _check_dtype(X, argument: str):
     )
 
 
-def check_csr(X, *, n_features: int | None = None, argument: str = "X", owner: str = ""):
+def check_csr(
+    X,
+    *,
+    n_features: int | None = None,
+    argument: str = "X",
+    owner: str = "",
+    finite: bool = True,
+):
     """Validate a scipy.sparse matrix and return it in CSR format, float32 or float64.
 
     Other formats (CSC, COO, ...) are converted once (a copy), integer data to float64.
@@ -53,8 +60,10 @@ def check_csr(X, *, n_features: int | None = None, argument: str = "X", owner: s
     duplicate entries add up, as in ``X.toarray()``. Raises ``ValueError`` naming the
     problem for: no rows or no columns, a column count other than ``n_features``, an
     ``indptr`` of the wrong length, not starting at 0, decreasing or pointing past the
-    end of ``indices``, a negative or too large column index, NaN or infinity in ``data``.
-    Nothing is densified.
+    end of ``indices``, a negative or too large column index, NaN or infinity in ``data``
+    (``finite=False`` skips that last pass: the training kernels detect non-finite values
+    themselves, as for dense X, and the fit then raises the same error with the model
+    unchanged). Nothing is densified.
     """
     from ._kernels.sparse import (
         CSR_INDEX_NEGATIVE,
@@ -102,7 +111,7 @@ def check_csr(X, *, n_features: int | None = None, argument: str = "X", owner: s
             f"{n + 1}. Rebuild the matrix (scipy.sparse.csr_matrix((data, indices, indptr), "
             "shape=...))."
         )
-    code, where = csr_check(data, indices, indptr, d)
+    code, where = csr_check(data, indices, indptr, d, finite)
     if code == 0:
         return X
     where = int(where)

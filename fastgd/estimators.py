@@ -118,7 +118,7 @@ class _BaseSGD(HotPath, BaseEstimator):
         return problem
 
     # --------------------------------------------------------------- validation
-    def _check_X(self, X, *, reset: bool):
+    def _check_X(self, X, *, reset: bool, finite: bool = False):
         """2-D float32/float64 C-contiguous X; sets or checks ``n_features_in_``."""
         if (
             type(X) is np.ndarray
@@ -137,7 +137,7 @@ class _BaseSGD(HotPath, BaseEstimator):
                 )
             return np.ascontiguousarray(X)
         if _sparse.issparse(X):
-            return self._check_sparse_X(X, reset=reset)
+            return self._check_sparse_X(X, reset=reset, finite=finite)
         with _naming("X"):
             return _validate_data(
                 self,
@@ -149,14 +149,20 @@ class _BaseSGD(HotPath, BaseEstimator):
                 ensure_all_finite=False,
             )
 
-    def _check_sparse_X(self, X, *, reset: bool):
-        """A validated CSR matrix (:func:`fastgd._sparse.check_csr`): never densified."""
+    def _check_sparse_X(self, X, *, reset: bool, finite: bool):
+        """A validated CSR matrix (:func:`fastgd._sparse.check_csr`): never densified.
+
+        ``finite``: also check ``data`` for NaN / inf (prediction). A fit leaves that to
+        the kernels, which stop at the first non-finite row; the fit then raises with
+        the model unchanged, as for dense X.
+        """
         from sklearn.utils.validation import _check_feature_names
 
         X = _sparse.check_csr(
             X,
             n_features=None if reset else self.n_features_in_,
             owner=type(self).__name__,
+            finite=finite,
         )
         _check_feature_names(self, X, reset=reset)
         if reset:
@@ -245,7 +251,8 @@ class _BaseSGD(HotPath, BaseEstimator):
         val_rows = None
         if early_stopping:
             rows, val_rows = self._validation_split(y_labels, n)
-            if not _sparse.issparse(X) and not np.isfinite(X[val_rows]).all():
+            Xv = X[val_rows]
+            if not np.isfinite(Xv.data if _sparse.issparse(Xv) else Xv).all():
                 raise ValueError("Input X contains NaN or infinity; remove or impute them.")
             if not (sw[val_rows] > 0).any():
                 raise ValueError(
@@ -485,6 +492,14 @@ class _BaseSGD(HotPath, BaseEstimator):
         if keep == X.shape[0]:
             return X, Y, sw, None
         pending = (X[keep:].copy(), Y[keep:].copy(), np.array(sw[keep:], dtype=np.float64))
+        waiting = pending[0].data if _sparse.issparse(pending[0]) else pending[0]
+        if not (np.isfinite(waiting).all() and np.isfinite(pending[1]).all()):
+            # rows that wait are trained on by a later call: refuse them now, or every
+            # later call would fail on them and the stream could not go on
+            raise ValueError(
+                "Input X or y contains NaN or infinity in the rows that wait for the next "
+                "mini-batch; remove or impute non-finite values before fitting."
+            )
         return X[:keep], Y[:keep], sw[:keep], pending
 
     def save(self, path) -> None:
@@ -700,7 +715,7 @@ class _BaseSGD(HotPath, BaseEstimator):
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
-        return self._check_X(X, reset=False)
+        return self._check_X(X, reset=False, finite=True)
 
     @staticmethod
     def _check_finite_output(X, scores):
