@@ -1,7 +1,7 @@
 """The ``fastgd`` command: ``verify``, ``fit`` and ``demo``.
 
 ``fastgd verify``  kernels against fastgd.reference over the option grid on this machine
-``fastgd fit``     stream a CSV/.npy/Parquet file or directory through partial_fit (resumable)
+``fastgd fit``     stream a CSV/.npy/Parquet/svmlight file or directory through partial_fit (resumable)
 ``fastgd demo``    the tutorials' examples with tables and figures (fastgd/demo.py)
 ``fastgd bench``   the benchmark sweep and its report (fastgd/benchmark.py)
 """
@@ -144,11 +144,28 @@ def _parse_value(text: str):
         return None if text == "None" else text
 
 
-def _load_table(path: Path, target, delimiter: str, chunk_rows: int):
-    """A re-iterable reader of ``(X, y)`` chunks of a file or a directory of chunk files."""
+def _load_table(
+    path: Path, target, delimiter: str, chunk_rows: int, n_features=None, zero_based="auto"
+):
+    """A re-iterable reader of ``(X, y)`` chunks of a file or a directory of chunk files.
+
+    svmlight files (``.svm``, ``.svmlight``, ``.libsvm``) give ``scipy.sparse`` CSR
+    chunks, read with ``n_features`` and ``zero_based`` (see
+    :func:`fastgd.stream.read_svmlight`); the other formats ignore both.
+    """
     from .stream import read_path
 
-    return read_path(path, target=target, chunk_rows=chunk_rows, delimiter=delimiter)
+    return read_path(
+        path,
+        target=target,
+        chunk_rows=chunk_rows,
+        delimiter=delimiter,
+        n_features=n_features,
+        zero_based=zero_based,
+    )
+
+
+_ZERO_BASED = {"auto": "auto", "true": True, "false": False}
 
 
 def _target(text: str):
@@ -171,7 +188,14 @@ def _fit(args: argparse.Namespace) -> int:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}.")
     if args.checkpoint_every is not None and args.checkpoint is None:
         raise ValueError("--checkpoint-every needs --checkpoint FILE.")
-    reader = _load_table(Path(args.data), _target(args.target), args.delimiter, args.chunk_rows)
+    reader = _load_table(
+        Path(args.data),
+        _target(args.target),
+        args.delimiter,
+        args.chunk_rows,
+        n_features=args.n_features,
+        zero_based=_ZERO_BASED[args.zero_based],
+    )
     params = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in args.param)
     params = {k: _parse_value(v) for k, v in params.items()}
     cls = SGDClassifier if args.classifier else SGDRegressor
@@ -329,15 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "fit",
-        help="stream a model over a CSV/.npy/Parquet file or a directory of chunk files",
+        help="stream a model over a CSV/.npy/Parquet/svmlight file or a directory of chunk files",
         description="Train with partial_fit chunk by chunk (memory bounded by --chunk-rows), "
         "with a progress bar, progressive validation and optional checkpoints. At the end "
         "of the stream a waiting incomplete mini-batch is applied (flush).",
     )
     p.add_argument(
         "data",
-        help="a .csv (optional header), .npy or .parquet file, or a "
-        "directory of such chunk files (read in sorted name order)",
+        help="a .csv (optional header), .npy, .parquet or svmlight/libsvm (.svm, .svmlight, "
+        ".libsvm; sparse) file, or a directory of such chunk files (read in sorted name order)",
     )
     p.add_argument(
         "--target",
@@ -345,6 +369,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="target column: index (default -1, the last) or CSV/Parquet name",
     )
     p.add_argument("--delimiter", default=",", help="CSV delimiter")
+    p.add_argument(
+        "--n-features",
+        type=int,
+        metavar="N",
+        help="svmlight files: columns of X (default: the largest feature index in the "
+        "data plus one, found by a first pass)",
+    )
+    p.add_argument(
+        "--zero-based",
+        choices=sorted(_ZERO_BASED),
+        default="auto",
+        help="svmlight files: whether feature index 0 is the first column (true) or index 1 "
+        "is (false); auto (default): one-based unless index 0 occurs in the data",
+    )
     p.add_argument("--classifier", action="store_true", help="SGDClassifier (default regressor)")
     p.add_argument(
         "--classes",

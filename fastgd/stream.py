@@ -4,8 +4,9 @@
 (tqdm, rows/s), progressive validation (test-then-train: each chunk is scored by
 the current model before the model learns it), periodic atomic checkpoints and
 interrupt safety. The readers :func:`read_npy`, :func:`read_csv`,
-:func:`read_parquet` and :func:`read_path` turn files (or a directory of chunk
-files) into such chunks, holding one chunk (plus one reader block) in memory
+:func:`read_parquet`, :func:`read_svmlight` (svmlight / libsvm text files, as
+``scipy.sparse`` CSR chunks) and :func:`read_path` turn files (or a directory of
+chunk files) into such chunks, holding one chunk (plus one reader block) in memory
 whatever the file size.
 
 Because ``partial_fit`` is chunk-invariant, streaming a data set through
@@ -26,8 +27,9 @@ Example
 >>> report.rows, report.chunks, bool(report.score[-1] > 0.99)
 (10000, 20, True)
 
-Importing this module imports neither tqdm nor pyarrow: each is imported when
-first needed (a progress bar; a CSV or Parquet file). Parquet needs pyarrow
+Importing this module imports neither tqdm nor pyarrow (nor scipy.sparse and
+scikit-learn's svmlight parser): each is imported when first needed (a progress
+bar; a CSV or Parquet file; an svmlight file). Parquet needs pyarrow
 (``pip install 'fastgd[stream]'``); CSV falls back to a slower pure-Python
 reader without it.
 """
@@ -55,15 +57,21 @@ __all__ = [
     "read_npy",
     "read_parquet",
     "read_path",
+    "read_svmlight",
     "skip_rows",
     "stream_position",
 ]
 
 DEFAULT_CHUNK_ROWS = 10_000
+#: Suffixes of svmlight / libsvm text files (:func:`read_svmlight`). Not ``.txt``:
+#: text files of other layouts share it, so an svmlight ``.txt`` file is read with
+#: :func:`read_svmlight` directly.
+SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
 #: Suffixes :func:`read_path` understands (a directory may mix them).
-SUFFIXES = (".npy", ".csv", ".parquet", ".pq")
+SUFFIXES = (".npy", ".csv", ".parquet", ".pq", *SVMLIGHT_SUFFIXES)
 _POSITION_SUFFIX = ".stream.json"
 _NPY_WINDOW_BYTES = 16 << 20  # re-map a .npy file after this many bytes: bounded RSS
+_SVM_BLOCK_BYTES = 4 << 20  # svmlight files are parsed in line-aligned blocks of ~this size
 
 
 # --------------------------------------------------------------------------- report
@@ -178,7 +186,12 @@ def _is_classifier(estimator) -> bool:
 
 
 def _progressive(estimator, X, y, sw) -> tuple[float, float]:
-    """Mean loss and R^2 / accuracy of the current model on a chunk it has not seen yet."""
+    """Mean loss and R^2 / accuracy of the current model on a chunk it has not seen yet.
+
+    X goes to the estimator as it came (a dense array or a scipy.sparse matrix); only
+    y, the weights and the estimator's outputs are handled here. An output of shape
+    (n, 1), what a sparse product with an ``np.matrix`` gives, is read as (n,).
+    """
     weights = np.ones(len(y)) if sw is None else np.asarray(sw, dtype=np.float64)
     if weights.sum() <= 0:
         return float("nan"), float("nan")
@@ -187,6 +200,8 @@ def _progressive(estimator, X, y, sw) -> tuple[float, float]:
     y = np.asarray(y)
     if _is_classifier(estimator):
         scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
+        if scores.ndim == 2 and scores.shape[1] == 1:
+            scores = scores[:, 0]
         classes = estimator.classes_
         if scores.ndim == 1:
             signs = np.where(y == classes[1], 1.0, -1.0)
@@ -199,7 +214,7 @@ def _progressive(estimator, X, y, sw) -> tuple[float, float]:
             per_row = per_row.mean(axis=1)
         score = np.average(pred == y, weights=weights)
     else:
-        pred = np.asarray(estimator.predict(X), dtype=np.float64)
+        pred = np.asarray(estimator.predict(X), dtype=np.float64).reshape(len(y))
         yf = y.astype(np.float64, copy=False)
         per_row = _loss_values(loss_name, pred, yf, epsilon)
         resid = np.sum(weights * (yf - pred) ** 2)
@@ -337,8 +352,10 @@ def fit_stream(
     chunks : iterable of tuples
         ``(X, y)`` or ``(X, y, sample_weight)``: X of shape (n_rows, n_features),
         float32 or float64 (float64 C-contiguous X and float64 y take the fastest
-        path), y of shape (n_rows,), sample_weight of shape (n_rows,). Chunk sizes
-        may vary. A generator is consumed once; readers of this module can be
+        path), dense or a ``scipy.sparse`` CSR matrix (as :func:`read_svmlight`
+        yields; passed to ``partial_fit`` unchanged, so the estimator must take it),
+        y of shape (n_rows,), sample_weight of shape (n_rows,). Chunk sizes
+        may vary, and so may the kind of X from one chunk to the next. A generator is consumed once; readers of this module can be
         iterated again.
     classes : array-like of shape (n_classes,), optional
         All class labels; required for an unfitted classifier (passed on to
@@ -968,8 +985,472 @@ def read_parquet(
     return ChunkReader(path, chunk_rows, total, chunks)
 
 
-def _reader_for(path: Path, target, chunk_rows, delimiter, header) -> ChunkReader:
+# --------------------------------------------------------------------------- svmlight
+class _SvmlightReader(ChunkReader):
+    """A :class:`ChunkReader` of an svmlight file that also says how it reads the file."""
+
+    def __init__(self, path, chunk_rows, total_rows, factory, n_features: int, zero_based: bool):
+        super().__init__(path, chunk_rows, total_rows, factory)
+        self.n_features = n_features
+        self.zero_based = zero_based
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({str(self.path)!r}, chunk_rows={self.chunk_rows}, "
+            f"total_rows={self.total_rows}, n_features={self.n_features}, "
+            f"zero_based={self.zero_based})"
+        )
+
+
+@dataclass
+class _SvmScan:
+    """What the first pass over an svmlight file found.
+
+    ``blocks`` holds, per block of :func:`_svm_blocks`: byte offset, byte length, lines
+    before it, rows before it, non-zeros, smallest and largest raw feature index.
+    """
+
+    rows: int = 0
+    nnz: int = 0
+    min_raw: int = 0
+    max_raw: int = -1
+    blocks: list = field(default_factory=list)
+
+
+def _svm_blocks(path: Path, block_bytes: int) -> Iterator[tuple[int, bytes, int]]:
+    """Line-aligned blocks of about ``block_bytes`` bytes: ``(byte offset, bytes, lines before)``.
+
+    Every block but the last ends with a newline, so that no line is cut; a line longer
+    than ``block_bytes`` makes its block longer (memory: one block plus one line).
+    """
+    offset = lines = 0
+    pending: list[bytes] = []
+    with path.open("rb") as fh:
+        while True:
+            data = fh.read(block_bytes)
+            if not data:
+                if pending:
+                    yield offset, b"".join(pending), lines
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # no line ends in this read: a line longer than a block
+                pending.append(data)
+                continue
+            block = b"".join([*pending, data[:cut]]) if pending else data[:cut]
+            pending = [data[cut:]] if cut < len(data) else []
+            yield offset, block, lines
+            offset += len(block)
+            lines += block.count(b"\n")
+
+
+def _svm_load(buf: bytes, dtype):
+    """Parse svmlight bytes with scikit-learn's parser: raw indices, no heuristic."""
+    import io
+
+    from sklearn.datasets import load_svmlight_file
+
+    # offset=0, length=-1: the whole buffer (blocks are line-aligned by _svm_blocks)
+    return load_svmlight_file(io.BytesIO(buf), dtype=dtype, zero_based=True)
+
+
+def _svm_lines(buf: bytes) -> list[bytes]:
+    """The lines of a block as the parser sees them (split at ``\\n`` only), ends kept."""
+    lines = [line + b"\n" for line in buf.split(b"\n")]
+    lines[-1] = lines[-1][:-1]
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _svm_is_data(line: bytes) -> bool:
+    """Whether the parser makes a row of this line (text before any ``#``, not blank)."""
+    return bool(line.split(b"#", 1)[0].split())
+
+
+def _svm_show(line: bytes) -> str:
+    text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+_SVM_FORMAT = (
+    "each line must read '<target> [qid:<int>] <index>:<value> ...' with integer indices "
+    "in increasing order ('#' starts a comment)"
+)
+
+
+def _svm_parse_error(path: Path, buf: bytes, dtype, line_base: int, row_base: int) -> ValueError:
+    """The error naming the first line of ``buf`` that the parser refuses.
+
+    Found by bisection over the block's lines (a line's error does not depend on the
+    lines after it): O(log lines) parses of a prefix, only on this error path.
+    """
+    lines = _svm_lines(buf)
+    good, bad, good_rows = 0, len(lines), 0
+    reason = "unparseable"
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        try:
+            _, y = _svm_load(b"".join(lines[:mid]), dtype)
+        except (ValueError, OverflowError) as exc:
+            bad, reason = mid, str(exc)
+        else:
+            good, good_rows = mid, len(y)
+    line = lines[bad - 1] if lines else b""
+    try:  # the reason of that line alone (bisection may not have parsed a prefix ending there)
+        _svm_load(line, dtype)
+    except (ValueError, OverflowError) as exc:
+        reason = str(exc)
+    if "unpack" in reason:
+        reason = "a feature without ':' (expected index:value)"
+    elif "too large" in reason or "out of range" in reason:
+        reason = f"a feature index beyond {2**31 - 1} ({reason})"
+    return ValueError(
+        f"{path}: line {line_base + bad} (row {row_base + good_rows}, counting from 0) is not "
+        f"svmlight/libsvm: {reason}, in {_svm_show(line)}; {_SVM_FORMAT}."
+    )
+
+
+def _svm_parse(path: Path, buf: bytes, dtype, line_base: int, row_base: int):
+    """``(data, raw indices as int64, indptr as int64, y)`` of a block; located errors."""
+    try:
+        X, y = _svm_load(buf, dtype)
+    except (ValueError, OverflowError):
+        raise _svm_parse_error(path, buf, dtype, line_base, row_base) from None
+    indices = np.asarray(X.indices, dtype=np.int64)
+    indptr = np.asarray(X.indptr, dtype=np.int64)
+    return np.asarray(X.data), indices, indptr, np.asarray(y, dtype=np.float64)
+
+
+def _svm_row_line(buf: bytes, row: int) -> tuple[int, bytes]:
+    """Line number within the block (from 1) and text of the block's ``row``-th data line."""
+    seen = -1
+    for number, line in enumerate(_svm_lines(buf), 1):
+        if _svm_is_data(line):
+            seen += 1
+            if seen == row:
+                return number, line
+    return 0, b""  # pragma: no cover - the parser made that row of one of these lines
+
+
+def _svm_columns(
+    path: Path,
+    buf: bytes,
+    line_base: int,
+    row_base: int,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    shift: int,
+    n_features: int,
+    needed: int | None = None,
+) -> np.ndarray:
+    """Column indices of a block (raw minus ``shift``), checked against ``n_features``."""
+    if indices.size == 0:
+        return indices
+    bad = None
+    if shift and indices.min() < shift:
+        bad = int(np.argmax(indices < shift))
+    elif indices.max() - shift >= n_features:
+        bad = int(np.argmax(indices - shift >= n_features))
+    if bad is None:
+        return indices - shift if shift else indices
+    row = int(np.searchsorted(indptr, bad, side="right")) - 1
+    number, line = _svm_row_line(buf, row)
+    where = f"{path}: line {line_base + number} (row {row_base + row}, counting from 0)"
+    raw = int(indices[bad])
+    if shift and raw < shift:
+        raise ValueError(
+            f"{where} has feature index {raw}, but zero_based=False says that indices start "
+            f"at 1, in {_svm_show(line)}; pass zero_based=True (or 'auto')."
+        )
+    base = "one" if shift else "zero"
+    at_least = raw - shift + 1 if needed is None else max(needed, raw - shift + 1)
+    raise ValueError(
+        f"{where} has feature index {raw}, column {raw - shift} ({base}-based indices), but "
+        f"n_features={n_features} allows columns 0..{n_features - 1}, in {_svm_show(line)}; "
+        f"pass n_features >= {at_least}, or n_features=None to infer it from the file."
+    )
+
+
+def _svm_scan(path: Path, dtype, block_bytes: int) -> _SvmScan:
+    """The first pass: parse every block (bounded memory), count rows, find the index range."""
+    scan = _SvmScan()
+    for offset, buf, line_base in _svm_blocks(path, block_bytes):
+        _, indices, _, y = _svm_parse(path, buf, dtype, line_base, scan.rows)
+        lo = int(indices.min()) if indices.size else 0
+        hi = int(indices.max()) if indices.size else -1
+        scan.blocks.append((offset, len(buf), line_base, scan.rows, indices.size, lo, hi))
+        if indices.size:
+            scan.min_raw = lo if scan.nnz == 0 else min(scan.min_raw, lo)
+            scan.max_raw = max(scan.max_raw, hi)
+        scan.nnz += indices.size
+        scan.rows += len(y)
+    return scan
+
+
+def _svm_check_scan(path: Path, scan: _SvmScan, dtype, shift: int, n_features: int) -> None:
+    """Raise the located error of the first block whose indices do not fit, if any."""
+    needed = scan.max_raw - shift + 1
+    for offset, nbytes, line_base, row_base, nnz, lo, hi in scan.blocks:
+        if nnz and (lo < shift or hi - shift >= n_features):
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                buf = fh.read(nbytes)
+            _, indices, indptr, _ = _svm_parse(path, buf, dtype, line_base, row_base)
+            _svm_columns(path, buf, line_base, row_base, indices, indptr, shift, n_features, needed)
+
+
+def _svm_no_rows(path: Path) -> ValueError:
+    return ValueError(
+        f"{path}: the file holds no data lines (it is empty, or only blank and '#' comment "
+        f"lines); an svmlight/libsvm file has one line per row: {_SVM_FORMAT}."
+    )
+
+
+class _SparseRechunker:
+    """Collect parsed CSR blocks of any length into ``(X, y)`` chunks of exactly ``chunk_rows``."""
+
+    def __init__(self, chunk_rows: int, n_features: int):
+        self.chunk_rows = chunk_rows
+        self.n_features = n_features
+        self.index_dtype = np.int32 if n_features <= np.iinfo(np.int32).max else np.int64
+        self.pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.count = 0
+
+    def _merged(self):
+        if len(self.pieces) == 1:
+            return self.pieces[0]
+        data = np.concatenate([p[0] for p in self.pieces])
+        indices = np.concatenate([p[1] for p in self.pieces])
+        starts = np.cumsum([0] + [p[2][-1] for p in self.pieces])
+        indptr = np.concatenate(
+            [p[2][:-1] + s for p, s in zip(self.pieces, starts, strict=False)] + [starts[-1:]]
+        )
+        y = np.concatenate([p[3] for p in self.pieces])
+        return data, indices, indptr, y
+
+    def _chunk(self, data, indices, indptr, y, start: int, stop: int):
+        import scipy.sparse as sp
+
+        a, b = int(indptr[start]), int(indptr[stop])
+        ptr_dtype = np.int32 if b - a <= np.iinfo(np.int32).max else np.int64
+        X = sp.csr_matrix(
+            (
+                data[a:b].copy(),
+                indices[a:b].astype(self.index_dtype),
+                (indptr[start : stop + 1] - a).astype(ptr_dtype),
+            ),
+            shape=(stop - start, self.n_features),
+            copy=False,
+        )
+        X.has_canonical_format = True  # the parser refuses unsorted or repeated indices
+        return X, y[start:stop].copy()
+
+    def add(self, data, indices, indptr, y) -> Iterator[tuple]:
+        if len(y) == 0:
+            return
+        self.pieces.append((data, indices, indptr, y))
+        self.count += len(y)
+        if self.count < self.chunk_rows:
+            return
+        merged = self._merged()
+        full = (self.count // self.chunk_rows) * self.chunk_rows
+        for start in range(0, full, self.chunk_rows):
+            yield self._chunk(*merged, start, start + self.chunk_rows)
+        data, indices, indptr, y = merged
+        self.pieces, self.count = [], self.count - full
+        if self.count:
+            a = int(indptr[full])
+            self.pieces = [
+                (data[a:].copy(), indices[a:].copy(), indptr[full:] - a, y[full:].copy())
+            ]
+
+    def finish(self) -> Iterator[tuple]:
+        if self.count:
+            merged = self._merged()
+            count, self.pieces, self.count = self.count, [], 0
+            yield self._chunk(*merged, 0, count)
+
+
+def _check_zero_based(zero_based):
+    if isinstance(zero_based, str) and zero_based == "auto":
+        return "auto"
+    if isinstance(zero_based, (bool, np.bool_)):
+        return bool(zero_based)
+    raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}.")
+
+
+def _svmlight_readers(
+    paths: list[Path], *, n_features, zero_based, chunk_rows: int, dtype
+) -> list[_SvmlightReader]:
+    """Readers of svmlight files that agree on ``n_features`` and the index base.
+
+    ``zero_based='auto'`` and ``n_features=None`` are decided once over all the files
+    (scikit-learn's ``load_svmlight_files`` rule), from a first pass over each.
+    """
+    if n_features is not None and (
+        isinstance(n_features, bool)
+        or not isinstance(n_features, (int, np.integer))
+        or n_features < 1
+    ):
+        raise ValueError(
+            f"n_features must be a positive integer or None (inferred from the file), "
+            f"got {n_features!r}."
+        )
+    zero_based = _check_zero_based(zero_based)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}.")
+    for p in paths:
+        if p.suffix.lower() in (".gz", ".bz2", ".xz", ".zst", ".zip"):
+            raise ValueError(
+                f"{p}: read_svmlight reads uncompressed files only (the suffix says this one "
+                "is compressed); decompress it first."
+            )
+    block_bytes = _SVM_BLOCK_BYTES
+    scans: list[_SvmScan] | None = None
+    if n_features is None or zero_based == "auto":
+        scans = [_svm_scan(p, dtype, block_bytes) for p in paths]
+        for p, s in zip(paths, scans, strict=True):
+            if s.rows == 0:
+                raise _svm_no_rows(p)
+    else:  # no first pass: only make sure a data line comes (parse errors of it included)
+        for p in paths:
+            rows = 0
+            for _, buf, line_base in _svm_blocks(p, block_bytes):
+                rows = len(_svm_parse(p, buf, dtype, line_base, 0)[3])
+                if rows:
+                    break
+            if not rows:
+                raise _svm_no_rows(p)
+    if zero_based == "auto":
+        zero_based = not all(s.nnz and s.min_raw > 0 for s in scans)
+    shift = 0 if zero_based else 1
+    if n_features is None:
+        n_features = max(1, *(s.max_raw - shift + 1 for s in scans))
+    n_features = int(n_features)
+    if scans is not None:
+        for p, s in zip(paths, scans, strict=True):
+            _svm_check_scan(p, s, dtype, shift, n_features)
+
+    def reader(path: Path, total: int | None) -> _SvmlightReader:
+        def chunks():
+            rechunk = _SparseRechunker(chunk_rows, n_features)
+            row = 0
+            for _, buf, line_base in _svm_blocks(path, block_bytes):
+                data, indices, indptr, y = _svm_parse(path, buf, dtype, line_base, row)
+                indices = _svm_columns(
+                    path, buf, line_base, row, indices, indptr, shift, n_features
+                )
+                del buf
+                row += len(y)
+                yield from rechunk.add(data, indices, indptr, y)
+            yield from rechunk.finish()
+
+        return _SvmlightReader(path, chunk_rows, total, chunks, n_features, zero_based)
+
+    totals = [None] * len(paths) if scans is None else [s.rows for s in scans]
+    return [reader(p, t) for p, t in zip(paths, totals, strict=True)]
+
+
+def read_svmlight(
+    path: str | os.PathLike,
+    *,
+    n_features: int | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    dtype=np.float64,
+    zero_based: bool | str = "auto",
+) -> ChunkReader:
+    """Chunks of an svmlight / libsvm text file as scipy CSR matrices (bounded memory).
+
+    The file is read in line-aligned blocks of about 4 MB, each parsed by
+    scikit-learn's ``load_svmlight_file`` (its Cython parser), and the rows are re-cut
+    into chunks of exactly ``chunk_rows``: memory holds one chunk plus one block,
+    whatever the file size. Concatenated, the chunks equal ``load_svmlight_file`` of
+    the whole file with the same ``n_features``, ``dtype`` and ``zero_based``.
+
+    Parameters
+    ----------
+    path : path-like
+        Uncompressed text file, one row per line: ``<target> [qid:<int>]
+        <index>:<value> ...`` with integer indices in increasing order; features not
+        listed are 0. ``qid:`` fields are accepted and ignored. Text after ``#`` is a
+        comment; blank and comment-only lines make no row.
+    n_features : int, optional
+        Columns of every chunk's X. None: inferred, the largest feature index in the
+        file plus one (after the one-based shift), found by a first pass. Give it to
+        keep columns that the file never uses (e.g. a test file of a wider training
+        set); an index that does not fit is a ValueError naming the line.
+    chunk_rows : int, default=10000
+        Rows per chunk (the last chunk may be shorter).
+    dtype : {np.float64, np.float32}, default=np.float64
+        dtype of X's values; y is always float64.
+    zero_based : {'auto', True, False}, default='auto'
+        Whether the file's index 0 is column 0 (True) or its index 1 is (False: every
+        index is shifted down by one). 'auto' decides once for the whole file, with
+        scikit-learn's rule, from the first pass: one-based when no index 0 occurs
+        anywhere in the file (and it has a feature at all), else zero-based. A
+        zero-based file that never uses feature 0 is therefore read as one-based: pass
+        ``zero_based=True`` when you know the file's convention.
+
+    Returns
+    -------
+    ChunkReader
+        Yields ``(X, y)``: X a ``scipy.sparse.csr_matrix`` of shape (chunk_rows,
+        n_features), ``dtype`` values, sorted indices, int32 indices and indptr (int64
+        when they do not fit); y of shape (chunk_rows,), float64. Its attributes
+        ``n_features`` and ``zero_based`` hold what was given or decided;
+        ``total_rows`` is known when a first pass ran.
+
+    Raises
+    ------
+    ValueError
+        A malformed line (the message names the file, the line and the row), a
+        feature index outside ``n_features`` or an index 0 with ``zero_based=False``
+        (named likewise, with the fix), a file without data lines, a compressed file.
+
+    Notes
+    -----
+    The first pass runs when ``n_features`` is None or ``zero_based`` is 'auto': one
+    parse of the whole file, one block at a time (bounded memory, about the time of
+    reading the file once more). It also checks every line and counts the rows, so
+    that a malformed line is reported before training starts and the progress bar
+    knows its total. Give both ``n_features`` and ``zero_based`` to skip it; then
+    errors surface when the chunk that holds them is read, and ``total_rows`` is None.
+
+    scikit-learn's own ``offset`` / ``length`` byte ranges are not used to cut the
+    file: its parser reads one line past a range that ends on a blank or comment line
+    (or inside a line longer than the range), and that line would come twice. The
+    blocks here end on line boundaries found by this reader, and each is parsed whole.
+    """
+    chunk_rows = _check_chunk_rows(chunk_rows)
+    return _svmlight_readers(
+        [Path(path)],
+        n_features=n_features,
+        zero_based=zero_based,
+        chunk_rows=chunk_rows,
+        dtype=dtype,
+    )[0]
+
+
+def _svm_target(path: Path, target) -> None:
+    if not (
+        isinstance(target, (int, np.integer)) and not isinstance(target, bool) and target == -1
+    ):
+        raise ValueError(
+            f"{path}: an svmlight/libsvm file holds the target in the first field of each "
+            f"line, not in a column; drop target={target!r} (--target)."
+        )
+
+
+def _reader_for(
+    path: Path, target, chunk_rows, delimiter, header, n_features=None, zero_based="auto"
+) -> ChunkReader:
     suffix = path.suffix.lower()
+    if suffix in SVMLIGHT_SUFFIXES:
+        _svm_target(path, target)
+        return read_svmlight(
+            path, n_features=n_features, chunk_rows=chunk_rows, zero_based=zero_based
+        )
     if suffix == ".npy":
         if isinstance(target, str):
             raise ValueError(f"{path}: .npy columns have no names; give target as an index.")
@@ -992,40 +1473,65 @@ def read_path(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str = ",",
     header: str | bool = "infer",
+    n_features: int | None = None,
+    zero_based: bool | str = "auto",
 ) -> ChunkReader:
-    """Chunks of a ``.npy`` / ``.csv`` / ``.parquet`` file, or of a directory of them.
+    """Chunks of a ``.npy`` / ``.csv`` / ``.parquet`` / svmlight file, or of a directory of them.
 
     Parameters
     ----------
     path_or_dir : path-like
-        A file (dispatched on its suffix to :func:`read_npy`, :func:`read_csv` or
-        :func:`read_parquet`) or a directory whose files are read one after the
-        other in sorted name order (hidden files ignored; any other suffix is an
-        error, so that no data is skipped silently). The files may mix formats but
-        must have the same columns.
+        A file (dispatched on its suffix to :func:`read_npy`, :func:`read_csv`,
+        :func:`read_parquet`, or :func:`read_svmlight` for ``.svm``, ``.svmlight``
+        and ``.libsvm``) or a directory whose files are read one after the other in
+        sorted name order (hidden files ignored; any other suffix is an error, so
+        that no data is skipped silently). The files may mix formats but must have
+        the same columns.
     target : int or str, default=-1
-        Target column, by index or (CSV header, Parquet) name.
+        Target column, by index or (CSV header, Parquet) name. svmlight files hold
+        the target in each line's first field: leave it at -1.
     chunk_rows : int, default=10000
         Rows per chunk; the last chunk of each file may be shorter.
     delimiter, header :
         For CSV files, see :func:`read_csv`.
+    n_features, zero_based :
+        For svmlight files, see :func:`read_svmlight` (ignored for other formats).
+        In a directory, ``n_features=None`` and ``zero_based='auto'`` are decided
+        once over all its svmlight files, so that every chunk has the same columns.
 
     Returns
     -------
     ChunkReader
-        Yields ``(X, y)`` as the readers above; ``total_rows`` is known when every
-        file's row count is (no CSV).
+        Yields ``(X, y)`` as the readers above (svmlight files: X a
+        ``scipy.sparse.csr_matrix``); ``total_rows`` is known when every file's row
+        count is (no CSV, no svmlight file read without a first pass).
     """
     chunk_rows = _check_chunk_rows(chunk_rows)
     path = Path(path_or_dir)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory.")
     if not path.is_dir():
-        return _reader_for(path, target, chunk_rows, delimiter, header)
+        return _reader_for(path, target, chunk_rows, delimiter, header, n_features, zero_based)
     files = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.is_file())
     if not files:
         raise ValueError(f"{path}: the directory holds no chunk files.")
-    readers = [_reader_for(p, target, chunk_rows, delimiter, header) for p in files]
+    # svmlight files first, together: they must agree on n_features and the index base
+    svm_files = [p for p in files if p.suffix.lower() in SVMLIGHT_SUFFIXES]
+    for p in svm_files:
+        _svm_target(p, target)
+    svm_readers = {}
+    if svm_files:
+        svm = _svmlight_readers(
+            svm_files,
+            n_features=n_features,
+            zero_based=zero_based,
+            chunk_rows=chunk_rows,
+            dtype=np.float64,
+        )
+        svm_readers = dict(zip(svm_files, svm, strict=True))
+    readers = [
+        svm_readers.get(p) or _reader_for(p, target, chunk_rows, delimiter, header) for p in files
+    ]
     totals = [r.total_rows for r in readers]
     total = None if any(v is None for v in totals) else int(sum(totals))
 
