@@ -36,6 +36,8 @@ def _warm_kernels(out=print) -> None:
         ("per-sample SGD (carried dot)", "sgd", "l2", 1),
         ("per-sample SGD (L1 / averaging)", "sgd", "l1", 1),
         ("mini- and full-batch optimizers", "adam", "l2", 4),
+        ("CSR per-sample SGD", "sgd", "l2", 1),
+        ("CSR batches and optimizers", "adam", "l2", 4),
     )
     out(
         "Preparing the compiled kernels (compiled on the first run on this machine, "
@@ -46,6 +48,8 @@ def _warm_kernels(out=print) -> None:
     for label, opt, penalty, batch in paths:
         for dtype in (np.float64, np.float32):
             X = rng.normal(size=(8, 3)).astype(dtype)
+            if label.startswith("CSR"):
+                X = _csr(X)
             hp = C.make_hp(
                 eta0=0.01, alpha=1e-4, fit_intercept=1.0, beta1=0.9, beta2=0.999, eps=1e-8
             )
@@ -70,6 +74,12 @@ def _warm_kernels(out=print) -> None:
             out(f"  {label:<34} {np.dtype(dtype).name:<8} {took:6.1f} s  {how}", flush=True)
 
 
+def _csr(X):
+    import scipy.sparse as sp
+
+    return sp.csr_matrix(X)
+
+
 def _verify(args: argparse.Namespace) -> int:
     from . import _grid
 
@@ -89,7 +99,7 @@ def _verify(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         progress = tqdm(
-            total=4 * len(cases),
+            total=6 * len(cases),
             desc="kernel = reference",
             unit="cfg",
             mininterval=0.5,
@@ -122,6 +132,28 @@ def _verify(args: argparse.Namespace) -> int:
                 key = (cfg.loss, name.split("/")[2], dtype)
                 if dev >= worst_by_group[key][0]:
                     worst_by_group[key] = (dev, label)
+        # CSR input: the sparse kernels against the dense reference (sparse = dense), and
+        # the lazy updates against the reference's CSR twin
+        Xz = X.copy()
+        Xz[np.random.default_rng(width).random(Xz.shape) < 0.6] = 0.0
+        Xs = _csr(Xz)
+        for mode in ("csr", "csr-lazy"):
+            c = _grid.Config(**vars(cfg))
+            if mode == "csr-lazy":
+                c.lazy_updates, c.intercept_decay = True, 0.5
+            dev = _grid.compare(c, Xz, y, sw, X_kernel=Xs, sparse_reference=mode == "csr-lazy")
+            n_configs += 1
+            if progress is not None:
+                progress.update()
+            label = f"{name}/{mode}"
+            if args.all:
+                print(f"{dev:10.3g}  {label}")
+            if not dev <= args.rtol:
+                failures += 1
+                print(f"FAIL {dev:.3g} > {args.rtol:g}: {label}")
+            key = (cfg.loss, name.split("/")[2], mode)
+            if dev >= worst_by_group[key][0]:
+                worst_by_group[key] = (dev, label)
     if progress is not None:
         progress.close()
     print(f"{'loss':<28} {'optimizer':<26} {'dtype':<8} {'worst rel. dev':>14}")
@@ -130,7 +162,7 @@ def _verify(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - t0
     print(
         f"{n_configs} configurations (loss x penalty x optimizer x schedule x batch x "
-        f"intercept x width x weights x dtype) in {elapsed:.1f} s: "
+        f"intercept x width x weights x dtype, dense and CSR) in {elapsed:.1f} s: "
         + ("all within tolerance" if failures == 0 else f"{failures} FAILED")
         + f" (float64 rtol {args.rtol:g}, float32 rtol 1e-4)"
     )

@@ -238,8 +238,10 @@ HYPERS: tuple[Hyper, ...] = (
         kind="bool",
         doc="Sparse X only: each step touches only the coefficients with a nonzero in the "
         "step's rows (the L1 clip, the optimizer's moments and step; Adam and AdamW as "
-        "torch.optim.SparseAdam). Off, a sparse fit equals the dense fit, at O(n_features) "
-        "per step for L1 / elastic net and for every optimizer but 'sgd'.",
+        "torch.optim.SparseAdam; plain 'sgd' still shrinks every coefficient by L2). Off, a "
+        "sparse fit equals the dense fit; per-sample plain SGD costs O(nonzeros) per row "
+        "(L2 by the scale trick, Bottou's sparse averaging), while L1 / elastic net and every "
+        "step of another optimizer or batch size cost O(n_features).",
     ),
 )
 HYPER = {h.name: h for h in HYPERS}
