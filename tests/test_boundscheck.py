@@ -4,7 +4,8 @@ The kernels are compiled without bounds checks, so an index past the end of an a
 reads or writes whatever lies there. Here a fresh interpreter recompiles them with
 ``NUMBA_BOUNDSCHECK=1`` (into a private cache directory, so the checked code never
 mixes with the normal cache) and drives every loss, penalty, optimizer, schedule and
-batch mode, both dtypes, the shuffled and in-place per-sample paths, chunked
+batch mode, both dtypes, the CSR paths (exact and lazy), the shuffled and in-place
+per-sample paths, chunked
 ``partial_fit`` and the carried dot's restart; any out-of-range index raises
 ``IndexError`` there and fails this test.
 """
@@ -18,8 +19,10 @@ import sys
 import pytest
 
 _SCRIPT = r"""
+import dataclasses
 import warnings
 import numpy as np
+import scipy.sparse as sp
 from numba.core import config
 assert config.BOUNDSCHECK == 1, "bounds checking is not on"
 from fastgd import SGDClassifier, SGDRegressor, _grid
@@ -31,6 +34,16 @@ for name, cfg in _grid.configurations(batch_sizes=(1, 4, None)):
     for dtype in (np.float64, np.float32):
         dev = _grid.compare(cfg, X, y, sw, epochs=2, X_kernel=X.astype(dtype))
         assert dev == dev, name  # ran to the end (nan would mean a broken comparison)
+    # the CSR paths (exact and lazy), on rows with empty and partly empty columns
+    Xz = X.copy()
+    Xz[::2, 1] = 0.0
+    Xz[3] = 0.0
+    Xs = sp.csr_matrix(Xz)
+    dev = _grid.compare(cfg, Xz, y, sw, epochs=2, X_kernel=Xs)
+    assert dev == dev, name
+    lazy = dataclasses.replace(cfg, lazy_updates=True, average=2)
+    dev = _grid.compare(lazy, Xz, y, sw, epochs=2, X_kernel=Xs, sparse_reference=True)
+    assert dev == dev, name
 rng = np.random.default_rng(0)
 for d in (1, 7, 70):  # the carried loop below and above its SIMD width, gather blocks
     X = rng.normal(size=(600, d))
