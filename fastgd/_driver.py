@@ -201,6 +201,7 @@ def run_epoch_csr(
         Xs.data,
         Xs.indices,
         Xs.indptr,
+        Xs.canonical,
         y,
         sw,
         order,

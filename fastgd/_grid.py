@@ -132,6 +132,10 @@ def compare(
 
     n, d = X.shape
     X_kernel = X if X_kernel is None else X_kernel
+    if not isinstance(X_kernel, np.ndarray):  # CSR: validated as a fit would (and flagged)
+        from ._sparse import check_csr
+
+        X_kernel = check_csr(X_kernel, finite=False)
     codes = kernel_args(cfg, n)
     cfg = resolve(cfg if reference_cfg is None else reference_cfg, n)
     loss, penalty, optimizer, schedule, batch, hp = codes

@@ -20,12 +20,14 @@ class CSRArrays(NamedTuple):
 
     ``data`` (nnz,) float32 or float64, ``indices`` (nnz,) int32, ``indptr`` (n + 1,)
     int64, all C-contiguous and typed writable (the kernels never write them).
+    ``canonical``: :func:`check_csr` found every row's indices strictly increasing.
     """
 
     data: np.ndarray
     indices: np.ndarray
     indptr: np.ndarray
     shape: tuple[int, int]
+    canonical: bool = False
 
 
 def issparse(X) -> bool:
@@ -111,8 +113,10 @@ def check_csr(
             f"{n + 1}. Rebuild the matrix (scipy.sparse.csr_matrix((data, indices, indptr), "
             "shape=...))."
         )
-    code, where = csr_check(data, indices, indptr, d, finite)
+    code, where, canonical = csr_check(data, indices, indptr, d, finite)
     if code == 0:
+        # remembered for the kernels (kernel_arrays), valid while the arrays are these
+        X._fastgd_canonical = (id(X.indices), id(X.indptr), bool(canonical))
         return X
     where = int(where)
     fix = " Rebuild the matrix with scipy.sparse (e.g. X.tocoo().tocsr())."
@@ -156,7 +160,13 @@ def kernel_arrays(X) -> CSRArrays:
     data = np.ascontiguousarray(X.data)
     indices = np.ascontiguousarray(X.indices, dtype=np.int32)
     indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-    return CSRArrays(kernel_view(data), kernel_view(indices), kernel_view(indptr), X.shape)
+    seen = getattr(X, "_fastgd_canonical", None)
+    canonical = (
+        seen is not None and seen[0] == id(X.indices) and seen[1] == id(X.indptr) and seen[2]
+    )
+    return CSRArrays(
+        kernel_view(data), kernel_view(indices), kernel_view(indptr), X.shape, canonical
+    )
 
 
 def row_has_nonfinite(X, row: int) -> bool:
