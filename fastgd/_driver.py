@@ -120,7 +120,11 @@ def run_epoch(
     """
     y, sw = kernel_view(y), kernel_view(sw)
     if not isinstance(X, np.ndarray):  # CSR: a scipy.sparse matrix or its CSRArrays
-        Xs = X if isinstance(X, _sparse.CSRArrays) else _sparse.kernel_arrays(X)
+        Xs = (
+            X
+            if isinstance(X, _sparse.CSRArrays)
+            else _sparse.kernel_arrays(X, _lazy_per_sample(hp, optimizer, batch_size))
+        )
         return run_epoch_csr(
             Xs,
             y,
@@ -162,6 +166,11 @@ def run_epoch(
     return batch_epoch(
         X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
     )
+
+
+def _lazy_per_sample(hp, optimizer: int, batch_size: int) -> bool:
+    """Whether CSR training takes lazy per-sample steps (which want canonical rows)."""
+    return hp[C.HP_LAZY_UPDATES] != 0.0 and batch_size == 1 and optimizer != C.OPT_SGD
 
 
 def run_epoch_csr(
@@ -468,8 +477,10 @@ def run_epochs(
     if is_unit_weights(sw):
         sw = NO_WEIGHTS  # the kernels read no weight at all
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    if not isinstance(X, (np.ndarray, _sparse.CSRArrays)):
-        X = _sparse.kernel_arrays(X)  # once per fit, not per epoch
+    if not isinstance(X, (np.ndarray, _sparse.CSRArrays)):  # once per fit, not per epoch
+        X = _sparse.kernel_arrays(
+            X, _lazy_per_sample(problem.hp, problem.optimizer, problem.batch_rows(rows.shape[0]))
+        )
     entry = lin.snapshot()
     n_rows = rows.shape[0]
     batch = problem.batch_rows(n_rows)

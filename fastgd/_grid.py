@@ -132,7 +132,7 @@ def compare(
 
     n, d = X.shape
     X_kernel = X if X_kernel is None else X_kernel
-    if not isinstance(X_kernel, np.ndarray):  # CSR: validated as a fit would (and flagged)
+    if not isinstance(X_kernel, np.ndarray):  # CSR: validated as a fit would be
         from ._sparse import check_csr
 
         X_kernel = check_csr(X_kernel, finite=False)

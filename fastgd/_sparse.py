@@ -20,7 +20,7 @@ class CSRArrays(NamedTuple):
 
     ``data`` (nnz,) float32 or float64, ``indices`` (nnz,) int32, ``indptr`` (n + 1,)
     int64, all C-contiguous and typed writable (the kernels never write them).
-    ``canonical``: :func:`check_csr` found every row's indices strictly increasing.
+    ``canonical``: every row's indices are known to be strictly increasing.
     """
 
     data: np.ndarray
@@ -105,6 +105,11 @@ def check_csr(
     for name, arr in (("indices", indices), ("indptr", indptr)):
         if arr.ndim != 1 or arr.dtype.kind not in "iu":
             raise ValueError(f"{argument}.{name} must be a 1-D integer array, got {arr.dtype}.")
+    if not (indices.dtype.isnative and indptr.dtype.isnative):
+        # byte-swapped index arrays (read from a big-endian file): one native copy
+        X = X.copy()
+        X.indices = indices = indices.astype(indices.dtype.newbyteorder("="))
+        X.indptr = indptr = indptr.astype(indptr.dtype.newbyteorder("="))
     if data.ndim != 1:
         raise ValueError(f"{argument}.data must be 1-D, got shape {data.shape}.")
     if indptr.shape[0] != n + 1:
@@ -113,10 +118,8 @@ def check_csr(
             f"{n + 1}. Rebuild the matrix (scipy.sparse.csr_matrix((data, indices, indptr), "
             "shape=...))."
         )
-    code, where, canonical = csr_check(data, indices, indptr, d, finite)
+    code, where = csr_check(data, indices, indptr, d, finite)
     if code == 0:
-        # remembered for the kernels (kernel_arrays), valid while the arrays are these
-        X._fastgd_canonical = (id(X.indices), id(X.indptr), bool(canonical))
         return X
     where = int(where)
     fix = " Rebuild the matrix with scipy.sparse (e.g. X.tocoo().tocsr())."
@@ -149,8 +152,11 @@ def check_csr(
     raise ValueError(msg + fix)
 
 
-def kernel_arrays(X) -> CSRArrays:
+def kernel_arrays(X, canonical: bool = False) -> CSRArrays:
     """The arrays of a validated CSR matrix (:func:`check_csr`) as the kernels take them.
+
+    ``canonical``: find out whether every row's indices are strictly increasing (one more
+    pass over ``indices``; only lazy per-sample fits use it), else assume they are not.
 
     ``indices`` become int32 and ``indptr`` int64 (a copy only when they are not);
     read-only arrays are passed through a writable-typed alias (``_driver.kernel_view``).
@@ -160,10 +166,10 @@ def kernel_arrays(X) -> CSRArrays:
     data = np.ascontiguousarray(X.data)
     indices = np.ascontiguousarray(X.indices, dtype=np.int32)
     indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-    seen = getattr(X, "_fastgd_canonical", None)
-    canonical = (
-        seen is not None and seen[0] == id(X.indices) and seen[1] == id(X.indptr) and seen[2]
-    )
+    if canonical:
+        from ._kernels.sparse import csr_canonical
+
+        canonical = bool(csr_canonical(kernel_view(indices), kernel_view(indptr)))
     return CSRArrays(
         kernel_view(data), kernel_view(indices), kernel_view(indptr), X.shape, canonical
     )
