@@ -178,10 +178,11 @@ def run_epoch_csr(
 ):
     """:func:`run_epoch` on CSR input (``Xs`` a :class:`fastgd._sparse.CSRArrays`).
 
-    Per-sample plain SGD takes ``csr_sgd_epoch``; every other optimizer and batch size
+    Per-sample plain SGD takes ``csr_sgd_epoch``; lazy per-sample steps of another
+    optimizer on canonical rows (no averaging) ``csr_lazy_sample_epoch``; everything else
     ``csr_batch_epoch`` (``fastgd._kernels.sparse``).
     """
-    from ._kernels.sparse import csr_batch_epoch, csr_sgd_epoch
+    from ._kernels.sparse import csr_batch_epoch, csr_lazy_sample_epoch, csr_sgd_epoch
 
     if state.shape[0] < C.ST_Q + 1 or counters.shape[0] < C.SC_ETA + 1:
         raise ValueError(
@@ -206,11 +207,27 @@ def run_epoch_csr(
             penalty,
             schedule,
         )
+    if Xs.canonical and _lazy_per_sample(hp, optimizer, batch_size) and hp[C.HP_AVERAGE] == 0:
+        return csr_lazy_sample_epoch(
+            Xs.data,
+            Xs.indices,
+            Xs.indptr,
+            y,
+            sw,
+            order,
+            params,
+            state,
+            counters,
+            hp,
+            loss,
+            penalty,
+            optimizer,
+            schedule,
+        )
     return csr_batch_epoch(
         Xs.data,
         Xs.indices,
         Xs.indptr,
-        Xs.canonical,
         y,
         sw,
         order,

@@ -469,7 +469,7 @@ def test_nonfinite_row_waiting_in_the_buffer_is_refused():
 def test_one_signature_per_data_dtype():
     """int64 indices and any indptr dtype reach the kernels as int32 / int64: one compiled
     signature per data dtype and path."""
-    from fastgd._kernels.sparse import csr_batch_epoch, csr_sgd_epoch
+    from fastgd._kernels.sparse import csr_batch_epoch, csr_lazy_sample_epoch, csr_sgd_epoch
 
     rng = np.random.default_rng(0)
     X = _sparsify(rng.normal(size=(40, 5)))
@@ -479,5 +479,7 @@ def test_one_signature_per_data_dtype():
             Xs = make(X.astype(dtype))
             SGDRegressor(max_iter=2, tol=None).fit(Xs, y)
             SGDRegressor(max_iter=2, tol=None, optimizer="adam", batch_size=4).fit(Xs, y)
+            SGDRegressor(max_iter=2, tol=None, optimizer="adam", lazy_updates=True).fit(Xs, y)
     assert len(csr_sgd_epoch.signatures) <= 2
     assert len(csr_batch_epoch.signatures) <= 2
+    assert len(csr_lazy_sample_epoch.signatures) <= 2

@@ -7,9 +7,13 @@ One compiled entry point per path, each compiled only when first used:
 * :func:`batch_epoch` -- mini- and full-batch with any optimizer
 * ``guarded_plain`` / ``guarded_general`` / ``guarded_batch`` -- the same three for
   ``partial_fit``'s hot path (snapshot, epoch and check in one call)
+* ``sparse.csr_sgd_epoch`` / ``sparse.csr_batch_epoch`` -- CSR input: per-sample plain SGD
+  (scale trick, Bottou's sparse averaging) and every optimizer and batch size, exact or
+  with lazy updates; ``sparse.csr_check`` validates the CSR arrays before either runs
 
-The Python driver (``fastgd._driver``) picks the path; future paths (CSR input,
-parallel variants) are siblings of these, not branches inside them.
+The Python driver (``fastgd._driver``) picks the path; future paths (parallel variants)
+are siblings of these, not branches inside them. The CSR module is imported only when
+CSR input first arrives.
 """
 
 from .batch import batch_epoch, optimizer_step
