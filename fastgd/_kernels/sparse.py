@@ -239,44 +239,46 @@ def csr_sgd_epoch(
             a = 0.0
             bb = 1.0
         ca = a if do_avg else 0.0  # aw_j -= ca * (change of v_j) keeps the past average
+        # jc: a column from indices (uint32); a name of its own, so numba does not unify it
+        # with the int64 loop counters and index with a negative-index check
         if upd != 0.0:
             c = upd / s
             if not (do_avg or has_l1 or inc_norms):  # no penalty, no average: the bare step
                 for k in range(lo, hi):
-                    j = indices[k]
-                    v[j] += c * data[k]
+                    jc = indices[k]
+                    v[jc] += c * data[k]
             elif do_avg or has_l1 or not inc_norms:
                 for k in range(lo, hi):
-                    j = indices[k]
-                    old = v[j]
+                    jc = indices[k]
+                    old = v[jc]
                     new = old + c * data[k]
-                    v[j] = new
+                    v[jc] = new
                     if inc_norms:
                         n2v += new * new - old * old
                         n1v += abs(new) - abs(old)
                     if do_avg:
-                        aw[j] -= ca * (new - old)
+                        aw[jc] -= ca * (new - old)
             else:  # L2 (the default): ||v||^2's change in two partial sums
                 e0 = 0.0
                 e1 = 0.0
                 k = lo
                 while k + 2 <= hi:
-                    j = indices[k]
-                    old = v[j]
+                    jc = indices[k]
+                    old = v[jc]
                     new = old + c * data[k]
-                    v[j] = new
+                    v[jc] = new
                     e0 += new * new - old * old
-                    j = indices[k + 1]
-                    old = v[j]
+                    jc = indices[k + 1]
+                    old = v[jc]
                     new = old + c * data[k + 1]
-                    v[j] = new
+                    v[jc] = new
                     e1 += new * new - old * old
                     k += 2
                 if k < hi:
-                    j = indices[k]
-                    old = v[j]
+                    jc = indices[k]
+                    old = v[jc]
                     new = old + c * data[k]
-                    v[j] = new
+                    v[jc] = new
                     e0 += new * new - old * old
                 n2v += e0 + e1
         if fit_intercept:
