@@ -1,10 +1,15 @@
-"""CSR (scipy.sparse) input: validation, per-sample plain SGD and the batch path.
+"""CSR (scipy.sparse) input: validation, per-sample plain SGD, lazy per-sample steps and
+the batch path.
 
-Siblings of the dense paths (:mod:`.sgd`, :mod:`.batch`), each compiled when first used.
-A CSR matrix arrives as its three arrays: ``data`` (nnz,) float32 or float64,
-``indices`` (nnz,) int32 and ``indptr`` (n + 1,) int64 (the driver converts other index
-dtypes once). numba checks no bounds: :func:`csr_check` validates ``indices`` and
-``indptr`` (and that ``data`` is finite) before any training kernel reads them.
+Siblings of the dense paths (:mod:`.sgd`, :mod:`.batch`), each compiled when first used:
+:func:`csr_sgd_epoch` (per-sample plain SGD), :func:`csr_lazy_sample_epoch` (lazy
+per-sample steps of the other optimizers on canonical rows), :func:`csr_batch_epoch`
+(everything else). A CSR matrix arrives as its three arrays: ``data`` (nnz,) float32 or
+float64, ``indices`` (nnz,) as a uint32 view of validated int32 column indices (numba
+then indexes without its negative-index check) and ``indptr`` (n + 1,) int64 (the driver
+converts other index dtypes once). numba checks no bounds: :func:`csr_check` validates
+``indices`` and ``indptr`` (and, when asked, that ``data`` is finite) before any training
+kernel reads them.
 
 The contract is *sparse = dense*: with ``lazy_updates`` off and ``intercept_decay`` 1
 every step equals the dense kernels' step on ``X.toarray()`` (to rounding):
