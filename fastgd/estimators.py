@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import numbers
 import warnings
 from contextlib import contextmanager
@@ -1085,6 +1086,19 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             raise ValueError(
                 f"class_weight has labels {unknown!r} that are not in classes {classes!r}."
             )
+        for label, weight in cw.items():
+            # as for sample_weight: a negative or non-finite weight is an input error, not
+            # something to report later as divergence
+            if (
+                isinstance(weight, (bool, np.bool_))
+                or not isinstance(weight, numbers.Real)
+                or not math.isfinite(weight)
+                or weight < 0
+            ):
+                raise ValueError(
+                    f"class_weight[{label!r}] = {weight!r}; class weights must be finite "
+                    "non-negative numbers."
+                )
         return compute_class_weight(cw, classes=classes, y=y)
 
     def _class_sw(self, yk, k):

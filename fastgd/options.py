@@ -170,7 +170,12 @@ HYPERS: tuple[Hyper, ...] = (
         doc="Decay of the second moment (Adam, AdamW) or of the infinity norm (Adamax).",
     ),
     Hyper(
-        "eps", None, 1e-8, low=0.0, doc="Denominator guard: 1e-10 for 'adagrad', 1e-8 otherwise."
+        "eps",
+        None,
+        1e-8,
+        low=0.0,
+        low_open=True,
+        doc="Denominator guard (> 0): 1e-10 for 'adagrad', 1e-8 otherwise.",
     ),
     Hyper(
         "weight_decay",

@@ -761,3 +761,23 @@ def test_works_inside_scikit_learn_tools():
     assert "eta0=0.05" in repr(reg) and "optimizer='adam'" in repr(reg)
     with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
         reg.set_params(nope=1)
+
+
+# ------------------------------------------- refused weights and eps (issue 17, item 10/14)
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), "heavy", True])
+def test_bad_class_weight_is_refused_and_changes_nothing(weight):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = SGDClassifier(max_iter=3, tol=None).fit(X, y)
+    coef = model.coef_.copy()
+    model.set_params(class_weight={0: weight, 1: 1.0})
+    with pytest.raises(ValueError, match=r"class_weight\[0\].*finite non-negative"):
+        model.fit(X, y)
+    assert_allclose(model.coef_, coef, rtol=0, atol=0)
+
+
+def test_eps_must_be_positive():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match=r"eps must be a finite number in \(0, inf\)"):
+        SGDRegressor(optimizer="adam", eps=0.0).fit(X, X[:, 0])
