@@ -569,12 +569,21 @@ def check_real(name: str, value, low=None, high=None, low_open=False, high_open=
     return value
 
 
+INT_MAX = 2**62  # every integer option fits the kernels' int64 with room for arithmetic
+
+
 def check_int(name: str, value, low: int) -> int:
-    """An integer (not a bool) ``>= low``; returns an int."""
+    """An integer (not a bool) in ``[low, 2**62]``; returns an int.
+
+    The upper bound keeps every count an int64 the kernels can add to without wrapping
+    (``batch_size=2**63`` overflowed into a hang before).
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__}).")
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}.")
+    if value > INT_MAX:
+        raise ValueError(f"{name} must be <= 2**62, got {value}.")
     return int(value)
 
 

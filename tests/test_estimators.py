@@ -781,3 +781,11 @@ def test_eps_must_be_positive():
     X = np.random.default_rng(0).normal(size=(20, 2))
     with pytest.raises(ValueError, match=r"eps must be a finite number in \(0, inf\)"):
         SGDRegressor(optimizer="adam", eps=0.0).fit(X, X[:, 0])
+
+
+@pytest.mark.parametrize("name", ["batch_size", "max_iter", "n_iter_no_change"])
+def test_huge_integer_options_are_refused(name):
+    """2**63 does not fit the kernels' int64 (batch_size=2**63 used to hang)."""
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match=rf"{name} must be <= 2\*\*62"):
+        SGDRegressor(**{name: 2**63}).fit(X, X[:, 0])
