@@ -57,17 +57,6 @@ def _emit_prefetch(builder, ptr, locality):
     builder.call(fn, [builder.bitcast(ptr, _I8P), _I32(0), _I32(locality), _I32(1)])
 
 
-@intrinsic
-def _prefetch_item(typingctx, a, i):
-    """Prefetch (temporal) the cache line holding ``a[i]`` of a 1-D array."""
-
-    def codegen(context, builder, sig, args):
-        _emit_item(context, builder, sig.args[0], args[0], args[1])
-        return context.get_dummy_value()
-
-    return types.void(a, types.intp), codegen
-
-
 def _row_span(context, builder, aty, arr, r):
     """``(address of the first cache line, number of lines)`` spanned by row ``r`` of the
     C-contiguous 2-D array ``arr``, as intp values; 0 lines when it has no columns."""
@@ -182,7 +171,8 @@ def prefetch_span(typingctx, a, lo, hi):
 
 @intrinsic
 def prefetch_item(typingctx, a, i):
-    """Prefetch (temporal) the cache line holding ``a[i]`` of a 1-D array."""
+    """Prefetch (temporal) the cache line holding ``a[i]`` of a 1-D array (any integer
+    ``i``: the shuffle's draws, a CSR row's ``indptr`` entry)."""
     if not (isinstance(a, types.Array) and a.ndim == 1):
         raise TypeError(f"prefetch_item: a must be a 1-D array, got {a}")
 
@@ -239,4 +229,3 @@ if config.DISABLE_JIT:  # the kernels run as Python: the intrinsics get plain tw
     prefetch_span = _prefetch_span_python  # noqa: F811
     prefetch_item = _prefetch_item_python  # noqa: F811
     row_span = _row_span_python  # noqa: F811
-    _prefetch_item = _prefetch_item_python  # noqa: F811

@@ -31,7 +31,7 @@ from numba import config, types
 from numba.extending import intrinsic
 
 from ._jit import kernel, leaf
-from .prefetch import _prefetch_item
+from .prefetch import prefetch_item
 
 # PCG's default 128-bit multiplier, as (high, low) 64-bit halves
 _MULT_HI = np.uint64(2549297995355413924)
@@ -166,10 +166,10 @@ def pcg64_shuffle(a, st):
                     pos -= accept
                     mask >>= np.uint64(np.uint64(pos) <= (mask >> np.uint64(1)))
         for k in range(min(_AHEAD, count)):
-            _prefetch_item(a, draws[k])
+            prefetch_item(a, draws[k])
         for k in range(count):
             if k + _AHEAD < count:
-                _prefetch_item(a, draws[k + _AHEAD])
+                prefetch_item(a, draws[k + _AHEAD])
             p = i - k
             j = draws[k]
             tmp = a[j]
