@@ -212,6 +212,23 @@ def _finite_or_none(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=np.float64)]
 
 
+def _load_resume(path: str, load):
+    """``load(path)`` for ``--resume``: any failure becomes one ``ValueError`` line.
+
+    ``fastgd.load`` refuses a malformed checkpoint with a ``ValueError`` naming the
+    problem; anything else escaping it (a bug, or an exhausted resource) is still
+    reported in one line by :func:`main` rather than as a traceback.
+    """
+    try:
+        return load(path)
+    except (ValueError, OSError):
+        raise
+    except Exception as exc:
+        raise ValueError(
+            f"--resume {path}: cannot load the checkpoint ({type(exc).__name__}: {exc})."
+        ) from None
+
+
 def _fit(args: argparse.Namespace) -> int:
     from .estimators import SGDClassifier, SGDRegressor, load
     from .stream import fit_stream, stream_position
@@ -233,7 +250,7 @@ def _fit(args: argparse.Namespace) -> int:
     cls = SGDClassifier if args.classifier else SGDRegressor
     position = 0
     if args.resume:
-        model = load(args.resume)
+        model = _load_resume(args.resume, load)
         if not isinstance(model, cls):
             raise ValueError(
                 f"--resume {args.resume} holds a {type(model).__name__}; "
@@ -250,7 +267,14 @@ def _fit(args: argparse.Namespace) -> int:
                     f"{current[name]!r}; a resumed run keeps the checkpoint's parameters "
                     "(drop the --param)."
                 )
-        position = stream_position(args.resume, model)
+        try:
+            position = stream_position(args.resume, model)
+        except (ValueError, TypeError, OSError):
+            raise
+        except Exception as exc:  # a malformed position record: one line, no traceback
+            raise ValueError(
+                f"--resume {args.resume}: unreadable stream position ({type(exc).__name__}: {exc})."
+            ) from None
     else:
         model = cls(**params)
 
