@@ -8,9 +8,19 @@ pure-NumPy twin of every kernel). The options and their formulas are listed in
 
 from __future__ import annotations
 
+from ._driver import DivergenceError, DivergenceWarning
 from ._minimize import MinimizeResult, minimize
 from .estimators import SGDClassifier, SGDRegressor, load
 
 __version__ = "0.1.0"
 
-__all__ = ["MinimizeResult", "SGDClassifier", "SGDRegressor", "__version__", "load", "minimize"]
+__all__ = [
+    "DivergenceError",
+    "DivergenceWarning",
+    "MinimizeResult",
+    "SGDClassifier",
+    "SGDRegressor",
+    "__version__",
+    "load",
+    "minimize",
+]

@@ -40,6 +40,22 @@ class DivergenceError(ValueError):
         )
 
 
+class DivergenceWarning(RuntimeWarning):
+    """The training loss grew by orders of magnitude: the model has most likely diverged.
+
+    Raised as a warning, not an error, because every number is still finite (scikit-
+    learn clips the loss derivative at 1e12, so plain SGD, momentum and Nesterov on
+    unscaled data grow without ever overflowing) and the fitted model is returned.
+    See :func:`watch_growth` for the rule.
+    """
+
+
+# the training loss of an epoch (or partial_fit call) above this many times its value
+# at the start parameters counts as divergence (DivergenceWarning)
+GROWTH_LIMIT = 1e6
+_WATCH_ROWS = 256
+
+
 @dataclass
 class Problem(Resolved):
     """Resolved options (:class:`fastgd.options.Resolved`) plus what the driver derives:
@@ -254,7 +270,7 @@ class LinearState:
     ``(N_ST, d + 1)`` and ``counters`` ``(N_SC,)``, all C-contiguous.
     """
 
-    __slots__ = ("arena", "params", "state", "counters", "loss_curve")
+    __slots__ = ("arena", "params", "state", "counters", "loss_curve", "loss_limit")
 
     def __init__(
         self,
@@ -273,13 +289,18 @@ class LinearState:
         self.state[:] = state
         self.counters[:] = counters
         self.loss_curve = [] if loss_curve is None else loss_curve
+        # the mean training loss above which a fit reports divergence (watch_growth);
+        # None until measured, inf when not watched
+        self.loss_limit = None
 
     def __getstate__(self):
         # pickled arrays would come back as separate copies, no longer views of the arena
-        return self.params, self.state, self.counters, self.loss_curve
+        return self.params, self.state, self.counters, self.loss_curve, self.loss_limit
 
     def __setstate__(self, state):
-        self.__init__(*state)
+        self.__init__(*state[:4])
+        if len(state) > 4:  # pickles from before the divergence watch have four entries
+            self.loss_limit = state[4]
 
     @classmethod
     def new(cls, n_features: int, problem: Problem, coef=None, intercept: float = 0.0):
@@ -294,7 +315,9 @@ class LinearState:
         return cls(params, state, counters)
 
     def copy(self) -> LinearState:
-        return LinearState(self.params, self.state, self.counters, list(self.loss_curve))
+        twin = LinearState(self.params, self.state, self.counters, list(self.loss_curve))
+        twin.loss_limit = self.loss_limit
+        return twin
 
     def snapshot(self) -> tuple:
         """Cheap copy of the arrays (the loss curve is only appended to: keep its length)."""
@@ -443,19 +466,31 @@ def set_optimal_init(problem: Problem) -> None:
         )
 
 
-def _bad_row_error(X, y, row: int) -> ValueError | None:
+class BadRowError(ValueError):
+    """Input X or y has NaN or infinity in row ``row`` (counted as ``where`` says)."""
+
+    def __init__(self, what: str, row: int, where: str = ""):
+        self.what, self.row, self.where = what, row, where
+        super().__init__(
+            f"Input {what} contains NaN or infinity (row {row}{where}); remove or impute "
+            "non-finite values."
+        )
+
+    def moved(self, offset: int, where: str = "") -> BadRowError:
+        """The same error with the row counted from ``offset`` rows earlier."""
+        return BadRowError(self.what, self.row + offset, where)
+
+
+def _bad_row_error(X, y, row: int) -> BadRowError | None:
     nonfinite = (
         _sparse.row_has_nonfinite(X, row)
         if not isinstance(X, np.ndarray)
         else not np.isfinite(X[row]).all()
     )
     if nonfinite:
-        return ValueError(
-            f"Input X contains NaN or infinity (row {row}); remove or impute non-finite "
-            "values before fitting."
-        )
+        return BadRowError("X", row)
     if not math.isfinite(y[row]):
-        return ValueError(f"Input y contains NaN or infinity (row {row}).")
+        return BadRowError("y", row)
     return None
 
 
@@ -564,3 +599,71 @@ def run_epochs(
             else:
                 return epoch, True
     return epoch, False
+
+
+def sample_loss(X, y: np.ndarray, sw: np.ndarray, params: np.ndarray, problem: Problem) -> float:
+    """``sum(sw * loss) / rows`` at ``params`` over up to 256 evenly spaced rows of ``X``.
+
+    The loss without the penalty, per row as the loss curve has it; ``sw`` may be empty
+    (all weights 1). One small prediction and a few hundred scalar loss evaluations
+    (:func:`fastgd.reference.loss_value`). Non-finite X gives a non-finite result.
+    """
+    from . import reference
+
+    n = X.shape[0]
+    rows = np.unique(np.linspace(0, n - 1, min(n, _WATCH_ROWS)).astype(np.int64))
+    with np.errstate(all="ignore"):  # non-finite X is the kernels' to report, by row
+        p = np.asarray(X[rows] @ params[:-1]).ravel() + params[-1]
+    w = np.ones(rows.shape[0]) if sw.shape[0] == 0 else np.asarray(sw)[rows]
+    name = next(k for k, code in C.LOSSES.items() if code == problem.loss)
+    eps = float(problem.hp[C.HP_EPSILON])
+    values = np.array(
+        [reference.loss_value(name, pi, yi, eps) for pi, yi in zip(p, y[rows], strict=True)]
+    )
+    with np.errstate(all="ignore"):
+        return float(np.dot(w, values) / rows.shape[0])
+
+
+def watch_growth(
+    X, y: np.ndarray, sw: np.ndarray, lin: LinearState, problem: Problem, params: np.ndarray
+) -> None:
+    """Set ``lin.loss_limit`` to :data:`GROWTH_LIMIT` times :func:`sample_loss` at the
+    start ``params`` (the parameters before training; measured after it, once the
+    kernels have validated ``X``).
+
+    Where that loss is 0 (a perceptron at zero weights, a target fitted exactly) there
+    is no scale to compare with and nothing is watched (``inf``).
+    """
+    start = sample_loss(X, y, sw, params, problem) if X.shape[0] else 0.0
+    ok = math.isfinite(start) and start > 0.0
+    lin.loss_limit = GROWTH_LIMIT * start if ok else math.inf
+
+
+def grown(lins, problem: Problem, X, target_of, weight_of) -> str | None:
+    """The :class:`DivergenceWarning` message when a model has diverged, else None.
+
+    The rule: the last training loss (the epoch's, or the ``partial_fit`` call's, mean
+    loss before each update) passed ``loss_limit`` -- the cheap test, made on every
+    call -- *and* so does :func:`sample_loss` of the fitted (served) model on this
+    call's ``X`` (``target_of(k)``, ``weight_of(k)``: model ``k``'s targets and
+    weights). The second test keeps a transient out: an ``optimal`` schedule's first
+    steps may spike the loss of a chunk and then settle. Each model warns once (its
+    limit is then lifted).
+    """
+    for k, lin in enumerate(lins):
+        limit = lin.loss_limit
+        if limit is None or not lin.loss_curve or not lin.loss_curve[-1] > limit:
+            continue
+        now = sample_loss(X, target_of(k), weight_of(k), lin.model(problem), problem)
+        if not now > limit:
+            continue
+        lin.loss_limit = math.inf
+        which = f" (one-vs-rest model {k})" if len(lins) > 1 else ""
+        return (
+            f"The training loss grew from {limit / GROWTH_LIMIT:.3g} at the start "
+            f"parameters to {now:.3g} at the fitted ones{which}, more than "
+            f"{GROWTH_LIMIT:.0e} times: the model has most likely diverged (its "
+            "coefficients are finite but meaningless). Scale the features (e.g. "
+            "sklearn.preprocessing.StandardScaler) or lower eta0."
+        )
+    return None

@@ -12,6 +12,7 @@ results and errors are those of the general path.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -20,6 +21,8 @@ import numpy as np
 from ._driver import (
     _SHARED,
     NO_WEIGHTS,
+    DivergenceWarning,
+    grown,
     guarded_kernel,
     kernel_view,
     permutation,
@@ -48,6 +51,7 @@ class Hot(NamedTuple):
     rng: np.random.Generator  # the shuffling stream, advanced in place
     labels: object  # None (regressor), (negative, positive) (binary) or the sorted classes
     cw_pairs: tuple | None  # per model (positive, negative) class weight, or None
+    limits: tuple  # per model the loss sum per row above which it has diverged (watch_growth)
 
 
 class HotPath:
@@ -71,6 +75,9 @@ class HotPath:
             cw_pairs = tuple(None if pair == (1.0, 1.0) else pair for pair in self._cw_pairs)
             if all(pair is None for pair in cw_pairs):
                 cw_pairs = None
+        limits = tuple(lin.loss_limit for lin in self._lins)
+        if None in limits:  # not measured yet (a loaded checkpoint): the general path does
+            return None
         problem = self._problem
         hot = Hot(
             n_features=self.n_features_in_,
@@ -83,6 +90,7 @@ class HotPath:
             rng=self._rng_state,
             labels=labels,
             cw_pairs=cw_pairs,
+            limits=limits,
         )
         attrs["_hot"] = hot
         return hot
@@ -176,8 +184,14 @@ class HotPath:
         if keep > 0:
             if not X.flags.writeable:  # one compiled signature for writable and read-only X
                 X = kernel_view(X)
-            if not self._train_hot(hot, X, targets, sw, unit, n, keep):
+            trained = self._train_hot(hot, X, targets, sw, unit, n, keep)
+            if not trained:
                 return False
+            if trained == 2:  # some model's loss passed its divergence limit
+                grew = self._hot_grown(hot, X[:keep], targets, sw, keep)
+                if grew is not None:
+                    attrs.pop("_hot", None)  # re-armed with the lifted limit
+                    warnings.warn(grew, DivergenceWarning, stacklevel=3)
             if attrs.pop("_published", False):  # published again when first read
                 attrs.pop("coef_", None)
                 attrs.pop("intercept_", None)
@@ -187,12 +201,23 @@ class HotPath:
         attrs["n_iter_"] = 1
         return True
 
+    def _hot_grown(self, hot: Hot, X, targets, sw, keep) -> str | None:
+        """:func:`fastgd._driver.grown` on the rows a hot-path call trained on."""
+
+        def weight_of(k):
+            w = sw[:keep] if sw.shape[0] else np.ones(keep)
+            pair = None if hot.cw_pairs is None else hot.cw_pairs[k]
+            return w if pair is None else w * np.where(targets[k][:keep] > 0, *pair)
+
+        return grown(self._lins, self._problem, X, lambda k: targets[k][:keep], weight_of)
+
     @staticmethod
-    def _train_hot(hot: Hot, X, targets, sw, unit, n, keep) -> bool:
+    def _train_hot(hot: Hot, X, targets, sw, unit, n, keep) -> int:
         """One guarded kernel call per model over the first ``keep`` rows; all or nothing.
 
         A failure (a non-finite prediction, target or parameter) -- or an interrupt --
-        restores every model from its arena's snapshot and returns False.
+        restores every model from its arena's snapshot and returns 0. Otherwise 1, or 2
+        when a model's mean loss passed its divergence limit (``Hot.limits``).
         """
         models = hot.models
         shuffle = hot.shuffle
@@ -205,6 +230,8 @@ class HotPath:
             if order.shape[0] < keep:
                 order = shared_full("arange", keep)
         cw_pairs = hot.cw_pairs
+        limits = hot.limits
+        grew = False
         done = 0  # models started; -1 once all have trained
         n_curve = 0
         try:
@@ -226,8 +253,10 @@ class HotPath:
                 if not (yk.flags.writeable and wk.flags.writeable):  # read-only memory
                     yk, wk = kernel_view(yk), kernel_view(wk)
                 sumloss = kernel(X, yk, wk, order, keep, arena, hot.hp, hot.spec)
-                if sumloss != sumloss:  # NaN: not finite (the general path says why)
-                    break
+                if not sumloss <= limits[k] * keep:  # one test in the common case
+                    if sumloss != sumloss:  # NaN: not finite (the general path says why)
+                        break
+                    grew = True
                 curve.append(sumloss / keep)
             else:
                 done = -1
@@ -239,11 +268,11 @@ class HotPath:
                 if rng_state is not None:
                     rng.bit_generator.state = rng_state
         if done >= 0:
-            return False
+            return 0
         for _, _, curve in models:
             if len(curve) > 2 * MAX_CURVE:
                 del curve[:-MAX_CURVE]  # bounded memory on endless streams
-        return True
+        return 2 if grew else 1
 
     def _fast_targets(self, y, classes, labels, n):
         """Per-model float64 targets (each at least ``n`` long), or None (general path)."""

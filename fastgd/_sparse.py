@@ -142,11 +142,9 @@ def check_csr(
             f"for a matrix of {d} columns."
         )
     elif code == CSR_NOT_FINITE:
-        row = int(np.searchsorted(indptr, where, side="right")) - 1
-        raise ValueError(
-            f"Input {argument} contains NaN or infinity (row {row}); remove or impute "
-            "non-finite values before fitting."
-        )
+        from ._driver import BadRowError  # (_driver imports this module)
+
+        raise BadRowError(argument, int(np.searchsorted(indptr, where, side="right")) - 1)
     else:  # pragma: no cover - csr_check returns one of the codes above
         msg = f"{argument} is not a valid CSR matrix (code {code})."
     raise ValueError(msg + fix)

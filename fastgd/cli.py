@@ -14,6 +14,7 @@ import itertools
 import json
 import sys
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -229,6 +230,11 @@ def _load_resume(path: str, load):
         ) from None
 
 
+# exit status of ``fastgd fit`` when the training loss grew by orders of magnitude
+# (fastgd.DivergenceWarning): the results are still written, but they are not a model
+EXIT_DIVERGED = 3
+
+
 def _fit(args: argparse.Namespace) -> int:
     from .estimators import SGDClassifier, SGDRegressor, load
     from .stream import fit_stream, stream_position
@@ -297,17 +303,29 @@ def _fit(args: argparse.Namespace) -> int:
                 yield X, y
             epoch_ends.append(pos)
 
+    from ._driver import DivergenceWarning
+
+    diverged = []
     try:
-        report = fit_stream(
-            model,
-            stream(),
-            classes=classes,
-            progress=not args.no_progress,
-            checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every,
-            total_rows=None if per_epoch is None else per_epoch * args.epochs,
-            skip_rows=position,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DivergenceWarning)
+            try:
+                report = fit_stream(
+                    model,
+                    stream(),
+                    classes=classes,
+                    progress=not args.no_progress,
+                    checkpoint=args.checkpoint,
+                    checkpoint_every=args.checkpoint_every,
+                    total_rows=None if per_epoch is None else per_epoch * args.epochs,
+                    skip_rows=position,
+                )
+            finally:
+                for w in caught:  # divergence is reported below; the rest as usual
+                    if issubclass(w.category, DivergenceWarning):
+                        diverged.append(str(w.message))
+                    else:
+                        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     except KeyboardInterrupt as exc:
         done = getattr(exc, "stream_report", None)
         where = "" if done is None else f" at row {done.position} of the stream"
@@ -388,6 +406,9 @@ def _fit(args: argparse.Namespace) -> int:
         )
     if args.checkpoint:
         print(f"checkpoint: {args.checkpoint}")
+    if diverged:
+        print(f"fastgd fit: error: {diverged[0]}", file=sys.stderr)
+        return EXIT_DIVERGED
     return 0
 
 
@@ -412,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream a model over a CSV/.npy/Parquet/svmlight file or a directory of chunk files",
         description="Train with partial_fit chunk by chunk (memory bounded by --chunk-rows), "
         "with a progress bar, progressive validation and optional checkpoints. At the end "
-        "of the stream a waiting incomplete mini-batch is applied (flush).",
+        "of the stream a waiting incomplete mini-batch is applied (flush). Exit status: 0 "
+        "done, 2 bad input, 3 the training loss grew by orders of magnitude (diverged: "
+        "scale the features or lower eta0), 130 interrupted.",
     )
     p.add_argument(
         "data",

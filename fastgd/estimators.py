@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import math
 import numbers
+import threading
 import warnings
 from contextlib import contextmanager
 
@@ -22,13 +23,18 @@ from sklearn.utils import check_random_state
 from . import _docs, _sparse, checkpoint, options
 from . import _layout as C
 from ._driver import (
+    BadRowError,
     DivergenceError,
+    DivergenceWarning,
     LinearState,
     Problem,
+    _bad_row_error,
+    grown,
     identity_order,
     run_epochs,
     set_optimal_init,
     unit_weights,
+    watch_growth,
 )
 from ._hotpath import _FAST_DTYPES, MAX_CURVE, HotPath
 from ._kernels.targets import encode_labels, finite
@@ -56,9 +62,32 @@ def _labels_present(y) -> np.ndarray:
     if y.dtype.kind in "iu" and y.shape[0] > 0:
         lo, hi = int(y.min()), int(y.max())
         if hi - lo <= 4 * y.shape[0] + 1024:
-            counts = np.bincount((y - lo).astype(np.intp, copy=False), minlength=hi - lo + 1)
-            return (np.flatnonzero(counts) + lo).astype(y.dtype)
+            # offsets from the minimum in y's own width: they wrap for narrow or extreme
+            # labels (int8 spanning 128, uint64 near 2**64) but, read as unsigned, are
+            # exact, since the span fits the width; a signed intp difference would not be
+            y = y.astype(y.dtype.newbyteorder("="), copy=False)
+            base = y.dtype.type(lo)
+            unsigned = np.dtype(f"u{y.dtype.itemsize}")
+            offsets = (y - base).view(unsigned)
+            # the span fits an intp: 8-byte offsets are read as one without a copy
+            offsets = offsets.view(np.intp) if y.dtype.itemsize == 8 else offsets.astype(np.intp)
+            counts = np.bincount(offsets, minlength=hi - lo + 1)
+            present = np.flatnonzero(counts).astype(unsigned)
+            return (present + base.view(unsigned)).view(y.dtype)
     return np.unique(y)
+
+
+def _refuse_missing_labels(y) -> None:
+    """A ``ValueError`` for a None in an object / list ``y`` (a missing target or label)."""
+    arr = y if isinstance(y, np.ndarray) else None
+    if arr is None and isinstance(y, (list, tuple)):
+        arr = np.asarray(y, dtype=object)
+    if arr is not None and arr.dtype == object and any(v is None for v in arr.ravel()):
+        row = next(i for i, v in enumerate(arr.ravel()) if v is None)
+        raise ValueError(
+            f"Invalid y: it contains None (first at position {row}); remove the rows with "
+            "missing targets or fill them in before fitting."
+        )
 
 
 def _column_or_1d(y):
@@ -87,6 +116,14 @@ def _param_name_set(cls) -> frozenset:
         cls._param_name_set_cache = names
     return names
 
+
+# The training locks (_BaseSGD._training_lock): an estimator's is picked by its id (objects
+# are 16-byte aligned, hence the shift), so an estimator carries no lock of its own that
+# would show in vars() and stop pickling. Two estimators trained at once in two threads
+# share one with probability 1/1024: they then take turns, nothing worse (no call holds
+# two locks).
+_LOCK_MASK = 1023
+_LOCKS = tuple(threading.RLock() for _ in range(_LOCK_MASK + 1))
 
 # the parameters fastgd.options resolves (options and their hyperparameters)
 _OPTION_PARAMS = ("loss", "learning_rate", *options.estimator_defaults())
@@ -183,6 +220,7 @@ class _BaseSGD(HotPath, BaseEstimator):
             and (y.dtype.kind in "iub" or (y.dtype.kind == "f" and finite(y)))
         )
         if not fast_y:
+            _refuse_missing_labels(y)
             with _naming("y"):
                 y = _validate_data(
                     self,
@@ -192,6 +230,10 @@ class _BaseSGD(HotPath, BaseEstimator):
                     y_numeric=not self._is_classifier,
                     multi_output=False,
                 )
+            if y.dtype.kind == "f" and not np.isfinite(y).all():
+                # scikit-learn checks an object y for NaN before converting it, so a None
+                # (or a NaN object) would arrive here as NaN and be blamed on divergence
+                raise ValueError("Invalid y: Input y contains NaN or infinity.")
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: X has {X.shape[0]} rows, y has "
@@ -203,18 +245,26 @@ class _BaseSGD(HotPath, BaseEstimator):
     def _check_sample_weight(sample_weight, n, *, allow_all_zero=True):
         if sample_weight is None:
             return unit_weights(n)  # shared read-only ones: no 8 MB fill per million rows
-        if isinstance(sample_weight, numbers.Number):
+        if isinstance(sample_weight, numbers.Real):
             sw = np.full(n, float(sample_weight))
         else:
             try:
-                sw = np.asarray(sample_weight, dtype=np.float64)
+                raw = np.asarray(sample_weight)
+                if raw.dtype.kind == "c":
+                    raise TypeError(
+                        "sample_weight must be real; complex weights are refused (their "
+                        "imaginary part would be dropped). Pass np.real(sample_weight) if "
+                        "that is what is meant."
+                    )
+                sw = raw.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"sample_weight must be numeric: {exc}") from None
             if sw.ndim != 1 or sw.shape[0] != n:
                 raise ValueError(
                     f"sample_weight.shape == {sw.shape}, expected ({n},): one weight per row of X."
                 )
-            sw = sw.copy()
+            if sw is raw:  # astype copies unless asked not to: the caller's array is safe
+                sw = sw.copy()
         if not np.isfinite(sw).all():
             raise ValueError("sample_weight contains NaN or infinity.")
         if (sw < 0).any():
@@ -261,49 +311,30 @@ class _BaseSGD(HotPath, BaseEstimator):
                     "use another random_state or validation_fraction."
                 )
         n_iters, converged_all = [], True
-        # ``lins`` are the call's own copies (or new): a failure discards them, and only an
-        # interrupted one-vs-rest fit needs them back at their start (O(n_features) each,
-        # so a single model takes no snapshot here: 47 ms per call at 2^20 columns before)
-        saved = [lin.snapshot() for lin in lins] if len(lins) > 1 else None
-        try:
-            for k, lin in enumerate(lins):
-                score = None
-                if val_rows is not None:
-                    score = self._validation_scorer(
-                        X[val_rows], Y[val_rows, k], sw[val_rows], problem
-                    )
-                factor = self._class_sw(Y[:, k], k)
-                n_iter, converged = run_epochs(
-                    X,
-                    Y[:, k],
-                    sw if factor is None else sw * factor,
-                    rows,
-                    lin,
-                    problem,
-                    max_iter=max_iter,
-                    tol=self.tol,
-                    n_iter_no_change=self.n_iter_no_change,
-                    shuffle=self.shuffle,
-                    rng=rng,
-                    validation_score=score,
-                    verbose=self.verbose,
-                )
-                n_iters.append(n_iter)
-                converged_all &= converged
-        except DivergenceError:
-            raise
-        except KeyboardInterrupt:
-            if saved is not None:
-                # one-vs-rest: a model with some classes trained further than others
-                # would be half-updated; undo the whole call instead
-                for lin, snap in zip(lins, saved, strict=True):
-                    lin.rollback(snap)
-            raise
-        except BaseException:
-            if saved is not None:
-                for lin, snap in zip(lins, saved, strict=True):
-                    lin.rollback(snap)
-            raise
+        # ``lins`` are the call's own copies (or new): a failed call discards them (see
+        # _fit_common and _atomic), so nothing here needs a snapshot
+        for k, lin in enumerate(lins):
+            score = None
+            if val_rows is not None:
+                score = self._validation_scorer(X[val_rows], Y[val_rows, k], sw[val_rows], problem)
+            factor = self._class_sw(Y[:, k], k)
+            n_iter, converged = run_epochs(
+                X,
+                Y[:, k],
+                sw if factor is None else sw * factor,
+                rows,
+                lin,
+                problem,
+                max_iter=max_iter,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                shuffle=self.shuffle,
+                rng=rng,
+                validation_score=score,
+                verbose=self.verbose,
+            )
+            n_iters.append(n_iter)
+            converged_all &= converged
         return max(n_iters), converged_all
 
     def _class_sw(self, yk, k):
@@ -319,7 +350,15 @@ class _BaseSGD(HotPath, BaseEstimator):
             )
         else:
             cv = ShuffleSplit(test_size=self.validation_fraction, random_state=self.random_state)
-        idx_train, idx_val = next(cv.split(np.zeros((n, 1)), y))
+        try:
+            idx_train, idx_val = next(cv.split(np.zeros((n, 1)), y))
+        except ValueError as exc:  # scikit-learn's message speaks of test_size
+            raise ValueError(
+                f"early_stopping cannot split {n} samples with validation_fraction="
+                f"{self.validation_fraction}: {exc} (validation_fraction is passed to "
+                "scikit-learn's splitter as test_size). Change validation_fraction, or pass "
+                "more samples."
+            ) from None
         if idx_train.shape[0] == 0 or idx_val.shape[0] == 0:
             raise ValueError(
                 f"Splitting {n} samples with validation_fraction={self.validation_fraction} "
@@ -378,22 +417,19 @@ class _BaseSGD(HotPath, BaseEstimator):
         replaced on success, never changed in place).
         """
         saved = dict(self.__dict__)
-        self._interrupt_committed = False
+        self._failure_committed = False
         try:
             return fit(*args, **kwargs)
-        except DivergenceError:
-            raise
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt) and self.__dict__.get("_interrupt_committed"):
-                return_state = None  # the model stands at its last completed epoch
-            else:
-                return_state = saved
-            if return_state is not None:
+        except BaseException:
+            # fit keeps its last finite (divergence) or completed (Ctrl-C, one model)
+            # epoch and says so by this flag; every other failure, and any failure of
+            # partial_fit or flush, puts the estimator back as it was before the call
+            if not self.__dict__.get("_failure_committed"):
                 self.__dict__.clear()
-                self.__dict__.update(return_state)
+                self.__dict__.update(saved)
             raise
         finally:
-            self.__dict__.pop("_interrupt_committed", None)
+            self.__dict__.pop("_failure_committed", None)
 
     def _fit_common(self, X, y, *, coef_init, intercept_init, sample_weight, max_iter, partial):
         problem = self._make_problem()
@@ -415,6 +451,13 @@ class _BaseSGD(HotPath, BaseEstimator):
         else:
             if coef_init is None and not partial and self.warm_start and hasattr(self, "coef_"):
                 coef_init, intercept_init = self.coef_, self.intercept_
+                if np.shape(coef_init)[-1] != d or np.size(intercept_init) != n_models:
+                    raise ValueError(
+                        f"warm_start=True continues from the fitted coef_ of shape "
+                        f"{np.shape(coef_init)}, but this X and y need "
+                        f"{n_models} model(s) of {d} features; set warm_start=False to fit "
+                        "this data from scratch."
+                    )
             coef0 = (
                 np.zeros((n_models, d))
                 if coef_init is None
@@ -430,11 +473,19 @@ class _BaseSGD(HotPath, BaseEstimator):
             lins = [LinearState.new(d, problem, coef0[k], b0[k]) for k in range(n_models)]
             rng = self._rng()
         pending = None
+        # rows of an earlier call waiting in the mini-batch buffer go first: errors count
+        # rows of this call's X
+        offset = 0 if first or not partial else self.n_pending_
         if partial:
-            X, Y, sw, pending = self._with_pending(X, Y, sw, problem, first)
+            X, Y, sw, pending = self._with_pending(X, Y, sw, problem, first, offset)
             if X.shape[0] == 0:  # everything waits for a full mini-batch
                 self._commit(lins, problem, rng, n_iter=1, pending=pending)
                 return self
+        # the divergence watch's start parameters, measured once per fit or stream (after
+        # training: only the kernels have checked X, e.g. a CSR matrix's indices, by then)
+        starts = [
+            lin.params.copy() if lin.loss_limit is None or not partial else None for lin in lins
+        ]
         try:
             n_iter, converged = self._train(
                 X,
@@ -447,26 +498,57 @@ class _BaseSGD(HotPath, BaseEstimator):
                 early_stopping=self.early_stopping and not partial,
                 y_labels=labels,
             )
-        except DivergenceError:
-            self._commit(lins, problem, rng, n_iter=None, pending=pending)
+        except BadRowError as exc:
+            if offset and exc.row >= offset:
+                raise exc.moved(-offset) from None
             raise
-        except KeyboardInterrupt:
-            # fit: keep the last completed epoch; partial_fit: its one epoch did not
-            # complete, so the whole call is undone (by _atomic), buffer included
+        except DivergenceError:
+            # fit: the model stands at its last finite epoch (documented); partial_fit:
+            # its one epoch failed, so the call is undone by _atomic, buffer included
             if not partial:
                 self._commit(lins, problem, rng, n_iter=None, pending=pending)
-                self._interrupt_committed = True
+                self._failure_committed = True
+            raise
+        except KeyboardInterrupt:
+            # fit of one model: keep its last completed epoch. partial_fit (its one epoch
+            # did not complete) and one-vs-rest (whose classes would stand at different
+            # epochs) are undone by _atomic, so a previous fit survives
+            if not partial and len(lins) == 1:
+                self._commit(lins, problem, rng, n_iter=None, pending=pending)
+                self._failure_committed = True
             raise
         if partial:
             for lin in lins:
                 if len(lin.loss_curve) > 2 * MAX_CURVE:
                     del lin.loss_curve[:-MAX_CURVE]  # bounded memory on endless streams
+        for k, lin in enumerate(lins):
+            if starts[k] is not None:
+                watch_growth(X, Y[:, k], self._curve_weights(sw, Y, k), lin, problem, starts[k])
         self._commit(lins, problem, rng, n_iter=n_iter, pending=pending)
         self._hit_max_iter = not partial and not converged and self.tol is not None and max_iter > 1
+        self._watch(lins, problem, X, Y, sw)
         return self
 
-    def _warn_if_not_converged(self):
-        """scikit-learn's ConvergenceWarning, raised from the public ``fit`` (points at the caller)."""
+    def _curve_weights(self, sw, Y, k):
+        """Model ``k``'s row weights as its loss curve has them (class weights applied)."""
+        factor = self._class_sw(Y[:, k], k)
+        return sw if factor is None else sw * factor
+
+    def _watch(self, lins, problem, X, Y, sw):
+        """Keep the DivergenceWarning of a model that has diverged for the public method
+        (:func:`fastgd._driver.grown`); O(1) unless a loss passed its limit."""
+        grew = grown(lins, problem, X, lambda k: Y[:, k], lambda k: self._curve_weights(sw, Y, k))
+        if grew is not None:
+            self.__dict__["_grew"] = grew
+
+    def _warn_after_call(self):
+        """The warnings of the last call, raised from the public method (they point at the
+        caller): :class:`DivergenceWarning` when the training loss grew by orders of
+        magnitude (:func:`fastgd._driver.watch_growth`), scikit-learn's
+        ConvergenceWarning when ``fit`` stopped at ``max_iter``."""
+        grew = self.__dict__.pop("_grew", None)
+        if grew is not None:
+            warnings.warn(grew, DivergenceWarning, stacklevel=3)
         if self.__dict__.pop("_hit_max_iter", False):
             from sklearn.exceptions import ConvergenceWarning
 
@@ -478,7 +560,7 @@ class _BaseSGD(HotPath, BaseEstimator):
             )
         return self
 
-    def _with_pending(self, X, Y, sw, problem, first):
+    def _with_pending(self, X, Y, sw, problem, first, offset):
         """Prepend the rows left over by the last call; hold back an incomplete mini-batch.
 
         Returns ``(X, Y, sw, pending)``: the rows to train on now (a multiple of
@@ -501,10 +583,10 @@ class _BaseSGD(HotPath, BaseEstimator):
         if not (np.isfinite(waiting).all() and np.isfinite(pending[1]).all()):
             # rows that wait are trained on by a later call: refuse them now, or every
             # later call would fail on them and the stream could not go on
-            raise ValueError(
-                "Input X or y contains NaN or infinity in the rows that wait for the next "
-                "mini-batch; remove or impute non-finite values before fitting."
-            )
+            for i in range(pending[0].shape[0]):
+                bad = _bad_row_error(pending[0], pending[1][:, 0], i)
+                if bad is not None:
+                    raise bad.moved(keep - offset, " of X, which waits for the next mini-batch")
         return X[:keep], Y[:keep], sw[:keep], pending
 
     def save(self, path) -> None:
@@ -527,112 +609,92 @@ class _BaseSGD(HotPath, BaseEstimator):
         ``feature_names_in`` (or None). :meth:`from_training_state` inverts it; the
         arrays are copies.
         """
-        if "_lins" not in self.__dict__:
-            raise ValueError(f"{type(self).__name__} is not fitted: nothing to save.")
-        pending = self.__dict__.get("_pending")
-        return {
-            "estimator": type(self).__name__,
-            "params": self.get_params(),
-            "n_features_in": int(self.n_features_in_),
-            "n_iter": int(self.n_iter_),
-            "optimizer": self._optimizer_name,
-            "models": [
-                {
-                    "params": lin.params.copy(),
-                    "state": lin.state.copy(),
-                    "counters": lin.counters.copy(),
-                    "loss_curve": list(lin.loss_curve),
-                }
-                for lin in self._lins
-            ],
-            "rng": self._rng_state.bit_generator.state,
-            "pending": None if pending is None else tuple(a.copy() for a in pending),
-            "classes": self.__dict__.get("classes_"),
-            "feature_names_in": self.__dict__.get("feature_names_in_"),
-        }
+        # under the training lock: a partial_fit in another thread (whose kernels run
+        # without the GIL) can neither change the arrays while they are copied nor
+        # commit between the copies of two of them
+        with self._training_lock():
+            if "_lins" not in self.__dict__:
+                raise ValueError(f"{type(self).__name__} is not fitted: nothing to save.")
+            pending = self.__dict__.get("_pending")
+            return {
+                "estimator": type(self).__name__,
+                "params": self.get_params(),
+                "n_features_in": int(self.n_features_in_),
+                "n_iter": int(self.n_iter_),
+                "optimizer": self._optimizer_name,
+                "models": [
+                    {
+                        "params": lin.params.copy(),
+                        "state": lin.state.copy(),
+                        "counters": lin.counters.copy(),
+                        "loss_curve": list(lin.loss_curve),
+                    }
+                    for lin in self._lins
+                ],
+                "rng": self._rng_state.bit_generator.state,
+                "pending": None if pending is None else tuple(a.copy() for a in pending),
+                "classes": self.__dict__.get("classes_"),
+                "feature_names_in": self.__dict__.get("feature_names_in_"),
+            }
+
+    def _training_lock(self) -> threading.RLock:
+        """The estimator's lock: ``fit``, ``partial_fit``, ``flush`` and
+        :meth:`training_state` hold it, so a save taken while another thread trains is a
+        consistent snapshot. One of :data:`_LOCKS`, chosen by ``id``: nothing is stored
+        on the estimator (``vars``, pickling and copies are unchanged)."""
+        return _LOCKS[id(self) >> 4 & _LOCK_MASK]
 
     @classmethod
     def from_training_state(cls, state: dict):
         """An estimator standing exactly where :meth:`training_state` was taken.
 
-        Every array is checked against the shapes the state implies before it is used;
-        a state that does not fit together raises ``ValueError``.
+        Every array is checked against the shapes the state implies before it is used
+        (:func:`fastgd.checkpoint.check_state`: finite parameters and optimizer state,
+        sane counters, the waiting rows, classes, RNG state), and the constructor
+        parameters go through the validation ``fit`` applies; a state that does not fit
+        together raises ``ValueError``.
         """
+        if not isinstance(state, dict) or not isinstance(state.get("params"), dict):
+            raise ValueError("a training state is a dict with a 'params' mapping.")
         params = dict(state["params"])
+        unknown = sorted(repr(k) for k in params if k not in _param_name_set(cls))
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no parameters {', '.join(unknown)}.")
         est = cls(**params)
-        problem = est._make_problem()
-        d = int(state["n_features_in"])
-        if d < 1:
-            raise ValueError(f"n_features_in must be >= 1, got {d}.")
-        lins = []
-        for k, model in enumerate(state["models"]):
-            p, st, ct = (
-                np.asarray(model[key], dtype=np.float64) for key in ("params", "state", "counters")
-            )
-            if (
-                p.shape != (d + 1,)
-                or st.ndim != 2
-                or st.shape[1] != d + 1
-                or not 5 <= st.shape[0] <= C.N_ST
-                or ct.ndim != 1
-                or not 3 <= ct.shape[0] <= C.N_SC
-            ):
-                raise ValueError(f"model {k} has arrays of the wrong shape.")
-            # states written before the carried dot have 5 state rows and 3 counters: the
-            # missing carry restarts from the coefficients (see fastgd._kernels.carry)
-            full_state = C.new_state(d)
-            full_state[: st.shape[0]] = st
-            full_counters = C.new_counters()
-            full_counters[: ct.shape[0]] = ct
-            lins.append(
-                LinearState(p, full_state, full_counters, [float(v) for v in model["loss_curve"]])
-            )
-        n_models = len(lins)
-        classes = state.get("classes")
-        if est._is_classifier:
-            if classes is None or len(classes) < 2:
-                raise ValueError("a classifier's state needs at least two classes.")
-            if n_models != (1 if len(classes) == 2 else len(classes)):
-                raise ValueError(
-                    f"{len(classes)} classes need "
-                    f"{1 if len(classes) == 2 else len(classes)} models, got {n_models}."
-                )
-        elif n_models != 1:
-            raise ValueError(f"a regressor's state has one model, got {n_models}.")
-        est.n_features_in_ = d
-        names = state.get("feature_names_in")
-        if names is not None:
-            if len(names) != d:
-                raise ValueError(f"{len(names)} feature names for {d} features.")
-            est.feature_names_in_ = np.asarray(names).astype(object)
+        problem = est._make_problem()  # every option and hyperparameter, as fit checks them
+        check_random_state(est.random_state)  # None, a seed in [0, 2**32) or a RandomState
+        n_jobs = getattr(est, "n_jobs", None)
+        if n_jobs is not None and (
+            isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
+        ):
+            raise ValueError(f"n_jobs must be None or an integer, got {n_jobs!r}.")
+        checked = checkpoint.check_state(state, est._is_classifier)
+        lins = [LinearState(p, st, ct, curve) for p, st, ct, curve in checked["models"]]
+        est.n_features_in_ = checked["n_features_in"]
+        if checked["feature_names_in"] is not None:
+            est.feature_names_in_ = checked["feature_names_in"]
+        classes = checked["classes"]
         if classes is not None:
-            est.classes_ = np.asarray(classes)
+            est.classes_ = classes
             est._classes_arg = None
-        rng = np.random.Generator(np.random.PCG64())
-        rng.bit_generator.state = state["rng"]
-        pending = state.get("pending")
-        if pending is not None:
-            pX = pending[0]
-            if _sparse.issparse(pX):
-                pX = _sparse.check_csr(pX, n_features=d, argument="the pending rows")
-            else:
-                pX = np.ascontiguousarray(pX)
-            pY, psw = (np.asarray(a) for a in pending[1:])
-            m = pX.shape[0] if pX.ndim == 2 else -1
-            if (
-                pX.ndim != 2
-                or pX.shape[1] != d
-                or pX.dtype not in _FAST_DTYPES
-                or pY.shape != (m, n_models)
-                or psw.shape != (m,)
-            ):
-                raise ValueError("the pending mini-batch rows have inconsistent shapes.")
-            pending = (
-                pX,
-                np.asarray(pY, dtype=np.float64),
-                np.asarray(psw, dtype=np.float64),
+            # the class weights of each binary problem, as _encode_targets sets them
+            # (flush and the partial_fit hot path read them); validates class_weight
+            cw = est._expanded_class_weight(classes, classes)
+            est._cw_pairs = (
+                [(cw[1], cw[0])]
+                if classes.shape[0] == 2
+                else [(cw[k], 1.0) for k in range(classes.shape[0])]
             )
-        est._commit(lins, problem, rng, n_iter=int(state["n_iter"]), pending=pending)
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = checked["rng"]
+        est._commit(lins, problem, rng, n_iter=checked["n_iter"], pending=checked["pending"])
+        trained_by = checked["optimizer"]
+        if trained_by is not None and trained_by != est.optimizer:
+            # optimizer changed by set_params after training: as in the saved estimator,
+            # the next partial_fit refuses to carry this optimizer's state over
+            est._optimizer_code = options.code("optimizer", trained_by)
+            est._optimizer_name = trained_by
+            est.__dict__.pop("_params_clean", None)
         return est
 
     @property
@@ -651,9 +713,15 @@ class _BaseSGD(HotPath, BaseEstimator):
         with the last batch of an epoch); ``fastgd.stream.fit_stream`` does it for you.
         Does nothing when the buffer is empty.
         """
-        if self.n_pending_ == 0:
-            return self
-        return self._atomic(self._flush)
+        lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
+        lock.acquire()  # not `with`: half the cost on the partial_fit hot path
+        try:
+            if self.n_pending_ == 0:
+                return self
+            self._atomic(self._flush)
+            return self._warn_after_call()
+        finally:
+            lock.release()
 
     def _flush(self):
         problem = self._make_problem()
@@ -665,6 +733,7 @@ class _BaseSGD(HotPath, BaseEstimator):
             X, Y, sw, lins, one_batch, max_iter=1, rng=rng, early_stopping=False
         )
         self._commit(lins, problem, rng, n_iter=n_iter, pending=None)
+        self._watch(lins, problem, X, Y, sw)
         return self
 
     def _commit(self, lins, problem, rng, n_iter, pending=None):
@@ -728,11 +797,9 @@ class _BaseSGD(HotPath, BaseEstimator):
         bad = ~np.isfinite(scores)
         if bad.any() and not _sparse.issparse(X):  # sparse X was checked finite already
             rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
-            if not np.isfinite(X[rows]).all():
-                raise ValueError(
-                    f"Input X contains NaN or infinity (row {rows[0]}); remove or impute "
-                    "non-finite values."
-                )
+            for row in rows:
+                if not np.isfinite(X[row]).all():
+                    raise BadRowError("X", int(row))
         return scores
 
     def _raw_decision(self, X):
@@ -872,17 +939,22 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         -------
         self : SGDRegressor
         """
-        self._atomic(
-            self._fit_common,
-            X,
-            y,
-            coef_init=coef_init,
-            intercept_init=intercept_init,
-            sample_weight=sample_weight,
-            max_iter=self.max_iter,
-            partial=False,
-        )
-        return self._warn_if_not_converged()
+        lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
+        lock.acquire()  # not `with`: half the cost on the partial_fit hot path
+        try:
+            self._atomic(
+                self._fit_common,
+                X,
+                y,
+                coef_init=coef_init,
+                intercept_init=intercept_init,
+                sample_weight=sample_weight,
+                max_iter=self.max_iter,
+                partial=False,
+            )
+            return self._warn_after_call()
+        finally:
+            lock.release()
 
     def partial_fit(self, X, y, sample_weight=None) -> SGDRegressor:
         """One epoch over ``X``, continuing parameters, optimizer state and ``t_``.
@@ -893,18 +965,24 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         batch waits for the next call: see :meth:`flush`. With ``batch_size=None`` each
         call is one full-batch step over its chunk, so there the chunking matters.
         """
-        if self._fast_partial_fit(X, y, sample_weight):
-            return self
-        return self._atomic(
-            self._fit_common,
-            X,
-            y,
-            coef_init=None,
-            intercept_init=None,
-            sample_weight=sample_weight,
-            max_iter=1,
-            partial=True,
-        )
+        lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
+        lock.acquire()  # not `with`: half the cost on the partial_fit hot path
+        try:
+            if self._fast_partial_fit(X, y, sample_weight):
+                return self
+            self._atomic(
+                self._fit_common,
+                X,
+                y,
+                coef_init=None,
+                intercept_init=None,
+                sample_weight=sample_weight,
+                max_iter=1,
+                partial=True,
+            )
+            return self._warn_after_call()
+        finally:
+            lock.release()
 
     def _publish(self, lins, problem):
         lin = lins[0]  # a regressor has one model
@@ -1127,10 +1205,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         -------
         self : SGDClassifier
         """
-        self._atomic(
-            self._fit_classifier, X, y, coef_init, intercept_init, sample_weight, False, None
-        )
-        return self._warn_if_not_converged()
+        lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
+        lock.acquire()  # not `with`: half the cost on the partial_fit hot path
+        try:
+            self._atomic(
+                self._fit_classifier, X, y, coef_init, intercept_init, sample_weight, False, None
+            )
+            return self._warn_after_call()
+        finally:
+            lock.release()
 
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> SGDClassifier:
         """One epoch over ``X``; ``classes`` (all labels) is required on the first call.
@@ -1145,9 +1228,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
                 "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, "
                 "y=y), and pass class_weight as a dict."
             )
-        if self._fast_partial_fit(X, y, sample_weight, classes):
-            return self
-        return self._atomic(self._fit_classifier, X, y, None, None, sample_weight, True, classes)
+        lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
+        lock.acquire()  # not `with`: half the cost on the partial_fit hot path
+        try:
+            if self._fast_partial_fit(X, y, sample_weight, classes):
+                return self
+            self._atomic(self._fit_classifier, X, y, None, None, sample_weight, True, classes)
+            return self._warn_after_call()
+        finally:
+            lock.release()
 
     def _fit_classifier(self, X, y, coef_init, intercept_init, sample_weight, partial, classes):
         self._classes_arg = None if classes is None else np.asarray(classes)
@@ -1168,8 +1257,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
     def _fit_common(self, X, y, **kw):
         try:
             return super()._fit_common(X, y, **kw)
-        except DivergenceError:
-            if not (kw["partial"] and hasattr(self, "classes_")):
+        except (DivergenceError, KeyboardInterrupt):
+            if self.__dict__.get("_failure_committed"):  # fit kept a model: label it
                 self.classes_ = self._new_classes
             raise
 
@@ -1269,14 +1358,15 @@ def load(path) -> SGDRegressor | SGDClassifier:
     The file is read by :func:`fastgd.checkpoint.read` (untrusted input: no code runs)
     and the estimator rebuilt by its own :meth:`~SGDRegressor.from_training_state`.
     """
-    state = checkpoint.read(path)
+    state = checkpoint.read(path)  # ValueError naming the file for anything malformed
     classes = {"SGDRegressor": SGDRegressor, "SGDClassifier": SGDClassifier}
     cls = classes.get(state["estimator"])
     if cls is None:
         raise ValueError(f"{path}: unknown estimator {state['estimator']!r}.")
     try:
         return cls.from_training_state(state)
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         raise ValueError(
-            f"{path}: the checkpoint's contents do not fit together ({exc})."
+            f"{path}: the checkpoint's contents do not fit together ({exc})"
+            + ("" if str(exc).endswith(".") else ".")
         ) from None

@@ -36,6 +36,7 @@ reader without it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -245,9 +246,19 @@ def _save_checkpoint(estimator, checkpoint: Path, position: int, chunks: int) ->
         "n_pending": int(getattr(estimator, "n_pending_", 0)),
     }
     side = _position_path(checkpoint)
-    tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, side)
+    # a unique temporary file created exclusively beside it (a planted "<name>.tmp"
+    # link is never followed), renamed over it: readers see the old or the new record
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".tmp", dir=side.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(record))
+        os.replace(tmp, side)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return True
 
 
@@ -455,17 +466,26 @@ def fit_stream(
             X, y, sw = _unpack(chunk, index)
             n = len(y)
             loss = score = math.nan
-            if validate and n and hasattr(estimator, "coef_"):
-                loss, score = _progressive(estimator, X, y, sw)
-            # a Ctrl-C landing after partial_fit returned but before the bookkeeping
-            # below is told apart by the estimator's update counter (see the handler)
-            in_flight = (n, loss, score, _signature(estimator))
-            if is_clf:
-                fit(X, y, classes=classes, sample_weight=sw)
-            elif sw is None:
-                fit(X, y)
-            else:
-                fit(X, y, sample_weight=sw)
+            try:
+                if validate and n and hasattr(estimator, "coef_"):
+                    loss, score = _progressive(estimator, X, y, sw)
+                # a Ctrl-C landing after partial_fit returned but before the bookkeeping
+                # below is told apart by the estimator's update counter (see the handler)
+                in_flight = (n, loss, score, _signature(estimator))
+                if is_clf:
+                    fit(X, y, classes=classes, sample_weight=sw)
+                elif sw is None:
+                    fit(X, y)
+                else:
+                    fit(X, y, sample_weight=sw)
+            except ValueError as exc:  # count a bad row from the start of the stream
+                from ._driver import BadRowError
+
+                if not isinstance(exc, BadRowError):
+                    raise
+                raise exc.moved(
+                    report.position, f" of the stream: row {exc.row}{exc.where} of chunk {index}"
+                ) from None
             _account(report, history, n, loss, score)  # the chunk is learned
             in_flight = None
             index += 1

@@ -461,7 +461,7 @@ def test_nonfinite_row_waiting_in_the_buffer_is_refused():
     X = sp.csr_matrix(np.eye(10, 4) + 0.1)
     X.data[-1] = np.nan  # in the last row, which would wait for the next mini-batch
     model = SGDRegressor(batch_size=3, shuffle=False)
-    with pytest.raises(ValueError, match="wait for the next mini-batch"):
+    with pytest.raises(ValueError, match=r"row 9 of X, which waits for the next mini-batch"):
         model.partial_fit(X, np.arange(10.0))
     assert not hasattr(model, "coef_")
 

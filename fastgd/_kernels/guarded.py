@@ -29,6 +29,7 @@ from .. import _layout as C
 from ._jit import kernel, leaf
 from .batch import batch_epoch
 from .sgd import sgd_general_epoch, sgd_plain_epoch
+from .targets import all_finite
 
 
 @leaf
@@ -58,12 +59,14 @@ def _views(arena, d1, live):
 
 @leaf
 def _finish(arena, d1, sumloss, bad):
-    """The loss sum, or NaN when the epoch stopped or left a non-finite parameter."""
+    """The loss sum, or NaN when the epoch stopped or left a non-finite parameter or
+    optimizer state entry (an adaptive optimizer's squared-gradient sum can overflow
+    to inf while the parameters stay finite, freezing that coefficient): the same
+    check as the general path's (``fastgd._driver.run_epochs``)."""
     if bad >= 0 or not math.isfinite(sumloss):
         return math.nan
-    for j in range(d1):
-        if not math.isfinite(arena[j]):
-            return math.nan
+    if not all_finite(arena[: d1 * (1 + C.N_ST)]):  # SIMD blocks of x * 0
+        return math.nan
     return sumloss
 
 
