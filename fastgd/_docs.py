@@ -58,7 +58,20 @@ ESTIMATOR_PARAMS = {
         "dict, 'balanced' or None",
         "Multiplies the weight of each class's rows (one-vs-rest: of the positive class).",
     ),
-    "n_jobs": ("int or None", "Accepted for scikit-learn compatibility; classes train in turn."),
+    "n_jobs": (
+        "int or None",
+        "Threads: None or 1 serial, -1 every core (capped by the CPUs available, "
+        "NUMBA_NUM_THREADS, OMP_NUM_THREADS and threadpoolctl; 1 inside a Dask worker). "
+        "One-vs-rest classes train concurrently, bit-identical to n_jobs=1. Mini- and "
+        "full-batch gradients on dense X (batches of 65,536 entries or more) are summed over "
+        "fixed blocks of 1,024 rows on threads: the same bits for every n_jobs > 1, within "
+        "rounding (~1e-15) of n_jobs=1, which keeps the serial kernel. An estimator is "
+        "trained from one thread at a time (as in scikit-learn); saving from another is safe. "
+        "A shuffled one-vs-rest fit gives each class its own generator, seeded from "
+        "random_state in class order, for every n_jobs (so every n_jobs gives the same "
+        "model); this changed shuffled multiclass fit results once (binary, regression, "
+        "unshuffled fits and partial_fit are unchanged).",
+    ),
 }
 _KIND_OF_ARGUMENT = {arg: kind for kind, arg in options.ARGUMENT.items()}
 _TYPE = {"real": "float", "int": "int", "bool": "bool"}

@@ -7,6 +7,9 @@ Knows nothing of scikit-learn. One :class:`LinearState` is one linear model
 from __future__ import annotations
 
 import math
+import os
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +62,10 @@ _WATCH_ROWS = 256
 @dataclass
 class Problem(Resolved):
     """Resolved options (:class:`fastgd.options.Resolved`) plus what the driver derives:
-    the compiled path and the packed codes of the guarded kernels."""
+    the compiled path and the packed codes of the guarded kernels, and the threads a
+    fit may use (``n_threads``, from ``n_jobs`` by :func:`fastgd._threads.resolve_n_jobs`)."""
+
+    n_threads: int = 1
 
     def spec(self) -> int:
         """The option codes packed into one int for the ``guarded_*`` kernels."""
@@ -126,14 +132,36 @@ def kernel_view(a: np.ndarray) -> np.ndarray:
     return np.asarray(_Alias(a))
 
 
+# a batch of at least this many entries (rows x features) goes to the threads when a fit
+# may use more than one (smaller ones: two fork-joins per batch cost more than they save)
+PARALLEL_MIN_ENTRIES = 1 << 16
+
+
 def run_epoch(
-    X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
+    X,
+    y,
+    sw,
+    order,
+    params,
+    state,
+    counters,
+    hp,
+    loss,
+    penalty,
+    optimizer,
+    schedule,
+    batch_size,
+    n_threads=1,
 ):
     """One epoch over ``X[order]`` on the compiled path of these options.
 
     The arguments of the kernels (``fastgd._kernels.sgd``), with ``batch_size`` a row
     count. ``X``, ``y`` and ``sw`` reach the kernel typed writable (:func:`kernel_view`: one
-    signature per X dtype). Returns ``(sumloss, sumobj, bad)``.
+    signature per X dtype). ``n_threads > 1``: mini- and full-batch epochs on dense X
+    with batches of at least :data:`PARALLEL_MIN_ENTRIES` entries run on that many of
+    numba's threads (``fastgd._kernels.parallel``: block-summed gradients, the same bits
+    for every thread count, within rounding of the serial kernel's). Returns
+    ``(sumloss, sumobj, bad)``.
     """
     y, sw = kernel_view(y), kernel_view(sw)
     if not isinstance(X, np.ndarray):  # CSR: a scipy.sparse matrix or its CSRArrays
@@ -180,9 +208,68 @@ def run_epoch(
         return sgd_general_epoch(
             X, y, sw, order, params, state, counters, hp, loss, penalty, schedule
         )
+    if (
+        n_threads > 1
+        and batch_size * X.shape[1] >= PARALLEL_MIN_ENTRIES
+        and _THREADING["ok"] is not False
+    ):
+        return _parallel_batch(
+            X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule,
+            batch_size, n_threads,
+        )  # fmt: skip
     return batch_epoch(
         X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
     )
+
+
+# whether numba has a thread-safe threading layer (None: not tried yet). fastgd asks for
+# one ("threadsafe": TBB or OpenMP) unless NUMBA_THREADING_LAYER is set; numba's
+# fallback, workqueue, aborts the process when two Python threads (one-vs-rest classes,
+# a joblib pool) launch parallel kernels at once. Without one, batches run serially.
+_THREADING: dict = {"ok": None}
+
+
+def _threading_ok() -> bool:
+    if _THREADING["ok"] is None:
+        import os
+
+        import numba
+
+        if "NUMBA_THREADING_LAYER" not in os.environ:
+            numba.config.THREADING_LAYER = "threadsafe"
+        from ._kernels.parallel import probe
+
+        try:
+            probe()
+            layer = numba.threading_layer()
+        except (ValueError, RuntimeError, ImportError):  # "No threading layer could be loaded"
+            layer = None
+        _THREADING["ok"] = layer in ("tbb", "omp")
+    return _THREADING["ok"]
+
+
+def _parallel_batch(X, y, sw, order, params, state, counters, hp, *codes_and_sizes):
+    """:func:`fastgd._kernels.parallel.batch_epoch_parallel` on ``n_threads`` of numba's
+    threads (set for this calling thread only: numba's thread count is thread-local)."""
+    import numba
+
+    from ._kernels.parallel import BLOCK_ROWS, batch_epoch_parallel
+
+    if not _threading_ok():
+        return batch_epoch(X, y, sw, order, params, state, counters, hp, *codes_and_sizes[:-1])
+    n_threads = min(codes_and_sizes[-1], numba.config.NUMBA_NUM_THREADS)
+    before = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    # blocks handed out one at a time: a thread that wakes late takes fewer (static
+    # halves made a 4,096-row mini-batch wait for the slower thread: 1.3x, not 1.7x)
+    chunk = numba.set_parallel_chunksize(1)
+    try:
+        return batch_epoch_parallel(
+            X, y, sw, order, params, state, counters, hp, *codes_and_sizes[:-1], BLOCK_ROWS
+        )
+    finally:
+        numba.set_parallel_chunksize(chunk)
+        numba.set_num_threads(before)
 
 
 def _lazy_per_sample(hp, optimizer: int, batch_size: int) -> bool:
@@ -270,7 +357,7 @@ class LinearState:
     ``(N_ST, d + 1)`` and ``counters`` ``(N_SC,)``, all C-contiguous.
     """
 
-    __slots__ = ("arena", "params", "state", "counters", "loss_curve", "loss_limit")
+    __slots__ = ("arena", "params", "state", "counters", "loss_curve", "_loss_limit")
 
     def __init__(
         self,
@@ -289,8 +376,6 @@ class LinearState:
         self.state[:] = state
         self.counters[:] = counters
         self.loss_curve = [] if loss_curve is None else loss_curve
-        # the mean training loss above which a fit reports divergence (watch_growth);
-        # None until measured, inf when not watched
         self.loss_limit = None
 
     def __getstate__(self):
@@ -313,6 +398,18 @@ class LinearState:
             state[C.ST_M1] = problem.initial_accumulator_value
         counters = C.new_counters(problem.hp[C.HP_ETA0])
         return cls(params, state, counters)
+
+    @property
+    def loss_limit(self) -> float | None:
+        """The mean training loss above which a fit reports divergence (watch_growth):
+        None until measured, inf when not watched. Kept in the arena too, where the
+        guarded kernels compare each call's loss with it."""
+        return self._loss_limit
+
+    @loss_limit.setter
+    def loss_limit(self, value: float | None) -> None:
+        self._loss_limit = value
+        self.arena[-2] = math.inf if value is None else value
 
     def copy(self) -> LinearState:
         twin = LinearState(self.params, self.state, self.counters, list(self.loss_curve))
@@ -351,6 +448,19 @@ class LinearState:
 
 
 _SHARED = {"ones": np.ones(0), "arange": np.arange(0, dtype=np.int64)}
+# every ones array _SHARED has held, by id (is_unit_weights): a view of one replaced by
+# growth in another thread is still all ones
+_ONES = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()  # growth only: one-vs-rest workers and user threads share them
+
+
+def _new_shared_lock() -> None:  # a forked child: the lock may have been held by a thread
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_shared_lock)
 
 
 def _shared(kind: str, n: int) -> np.ndarray:
@@ -360,12 +470,24 @@ def _shared(kind: str, n: int) -> np.ndarray:
     an 8 MB array per million rows on every call (page faults included: ~15 ms).
     It stays writeable only because numba compiles read-only arrays as another type.
     """
+    return _grown(kind, n)[:n]
+
+
+def _grown(kind: str, n: int) -> np.ndarray:
+    """The whole shared array of ``kind``, at least ``n`` long. Growth takes a lock and
+    never shrinks it (two threads growing at once once left the smaller array)."""
     arr = _SHARED[kind]
-    if arr.shape[0] < n:
-        size = max(n, 2 * arr.shape[0])
-        arr = np.ones(size) if kind == "ones" else np.arange(size, dtype=np.int64)
-        _SHARED[kind] = arr
-    return arr[:n]
+    if arr.shape[0] >= n:
+        return arr
+    with _SHARED_LOCK:
+        arr = _SHARED[kind]
+        if arr.shape[0] < n:
+            size = max(n, 2 * arr.shape[0])
+            arr = np.ones(size) if kind == "ones" else np.arange(size, dtype=np.int64)
+            if kind == "ones":
+                _ONES[id(arr)] = arr
+            _SHARED[kind] = arr
+        return arr
 
 
 _FAST_SHUFFLE_MIN = 2048  # below this, NumPy's own call is as fast (state marshalling)
@@ -436,8 +558,7 @@ def shared_full(kind: str, n: int) -> np.ndarray:
 
     For kernels told how many entries to use (the guarded kernels): no slice per call.
     """
-    _shared(kind, n)
-    return _SHARED[kind]
+    return _grown(kind, n)
 
 
 NO_WEIGHTS = np.empty(0)  # ``sw`` for the kernels: every weight is 1 (see _kernels.sgd)
@@ -446,7 +567,10 @@ NO_WEIGHTS = np.empty(0)  # ``sw`` for the kernels: every weight is 1 (see _kern
 def is_unit_weights(sw: np.ndarray) -> bool:
     """Whether ``sw`` is (a view of) the shared ones of :func:`unit_weights`."""
     ones = _SHARED["ones"]
-    return sw is ones or (sw.base is ones and sw.strides == ones.strides)
+    if sw is ones or (sw.base is ones and sw.strides == ones.strides):
+        return True
+    base = sw if sw.base is None else sw.base  # a ones array since replaced by growth
+    return _ONES.get(id(base)) is base and sw.strides == base.strides
 
 
 def unit_weights(n: int) -> np.ndarray:
@@ -509,6 +633,7 @@ def run_epochs(
     rng: np.random.Generator,
     validation_score=None,
     verbose: int = 0,
+    stop=None,
 ) -> tuple[int, bool]:
     """Train ``lin`` for up to ``max_iter`` epochs over ``X[rows]``.
 
@@ -521,7 +646,10 @@ def run_epochs(
     On non-finite input the model is restored to its state at entry and a
     ``ValueError`` names the row; on divergence it is restored to its last finite
     epoch and :class:`DivergenceError` is raised; on ``KeyboardInterrupt`` it is at
-    its last completed epoch. Returns ``(n_epochs, converged)``.
+    its last completed epoch. ``stop`` (one-vs-rest models on threads,
+    :func:`fastgd._ovr.run_models`): a callable asked before each epoch after the first;
+    true raises :class:`fastgd._ovr.Stopped`, the model left for the caller to restore.
+    Returns ``(n_epochs, converged)``.
     """
     # One compiled signature per X dtype: every other array reaches the kernel as a
     # C-contiguous float64 / int64 vector (a column of a 2-D Y would be 'A' layout).
@@ -542,6 +670,10 @@ def run_epochs(
     tol_v = -math.inf if tol is None else tol
     epoch = 0
     for epoch in range(1, max_iter + 1):
+        if stop is not None and epoch > 1 and stop():
+            from ._ovr import Stopped
+
+            raise Stopped
         before = lin.snapshot() if epoch > 1 else entry
         try:
             order = permutation(rng, rows) if shuffle else rows
@@ -559,6 +691,7 @@ def run_epochs(
                 problem.optimizer,
                 problem.schedule,
                 batch,
+                problem.n_threads,
             )
             if bad >= 0:
                 err = _bad_row_error(X, y, int(order[bad]))

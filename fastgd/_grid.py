@@ -115,8 +115,13 @@ def compare(
     model_only: bool = False,
     reference_cfg: Config | None = None,
     sparse_reference: bool = False,
+    n_threads: int = 1,
 ):
     """Run kernel and reference side by side; return the worst relative deviation.
+
+    ``n_threads > 1``: the kernel side runs as a fit with that many threads would
+    (``run_epoch(..., n_threads)``), and where that takes the multi-core batch kernel the
+    reference sums its gradients by the same blocks (``block_rows``).
 
     Both start from the same state and consume the same permutations. ``X_kernel``
     (default ``X``) lets the kernel read another copy (float32) of the data. The
@@ -128,7 +133,7 @@ def compare(
     scipy.sparse CSR matrix (the lazy updates have no dense twin).
     """
     from . import reference
-    from ._driver import run_epoch
+    from ._driver import PARALLEL_MIN_ENTRIES, run_epoch
 
     n, d = X.shape
     X_kernel = X if X_kernel is None else X_kernel
@@ -139,6 +144,16 @@ def compare(
     codes = kernel_args(cfg, n)
     cfg = resolve(cfg if reference_cfg is None else reference_cfg, n)
     loss, penalty, optimizer, schedule, batch, hp = codes
+    block_rows = None
+    parallel = n_threads > 1 and isinstance(X_kernel, np.ndarray)
+    if (
+        parallel
+        and batch * d >= PARALLEL_MIN_ENTRIES
+        and not (batch == 1 and optimizer == C.OPT_SGD)
+    ):
+        from ._kernels.parallel import BLOCK_ROWS
+
+        block_rows = BLOCK_ROWS
     rng = np.random.default_rng(seed)
     ref = [np.zeros(d + 1), reference.init_state(d), reference.init_counters(cfg.eta0)]
     if cfg.optimizer == "adagrad":
@@ -154,9 +169,9 @@ def compare(
             Xs = X_kernel
             out_r = reference.run_epoch_csr(Xs.data, Xs.indices, Xs.indptr, y, sw, order, *ref, cfg)
         else:
-            out_r = reference.run_epoch(X, y, sw, order, *ref, cfg)
+            out_r = reference.run_epoch(X, y, sw, order, *ref, cfg, block_rows=block_rows)
         out_k = run_epoch(
-            X_kernel, y, sw, order, *ker, hp, loss, penalty, optimizer, schedule, batch
+            X_kernel, y, sw, order, *ker, hp, loss, penalty, optimizer, schedule, batch, n_threads
         )
         if out_r[2] != out_k[2]:
             return float("inf")

@@ -18,9 +18,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _ovr
 from ._driver import (
     _SHARED,
     NO_WEIGHTS,
+    PARALLEL_MIN_ENTRIES,
+    PATH_BATCH,
     DivergenceWarning,
     grown,
     guarded_kernel,
@@ -51,7 +54,8 @@ class Hot(NamedTuple):
     rng: np.random.Generator  # the shuffling stream, advanced in place
     labels: object  # None (regressor), (negative, positive) (binary) or the sorted classes
     cw_pairs: tuple | None  # per model (positive, negative) class weight, or None
-    limits: tuple  # per model the loss sum per row above which it has diverged (watch_growth)
+    gen: list  # [count]: odd while a call changes the model (the estimator's training_state)
+    n_threads: int = 1  # > 1: one-vs-rest models of big enough chunks train concurrently
 
 
 class HotPath:
@@ -75,10 +79,21 @@ class HotPath:
             cw_pairs = tuple(None if pair == (1.0, 1.0) else pair for pair in self._cw_pairs)
             if all(pair is None for pair in cw_pairs):
                 cw_pairs = None
-        limits = tuple(lin.loss_limit for lin in self._lins)
-        if None in limits:  # not measured yet (a loaded checkpoint): the general path does
-            return None
+        gen = attrs.get("_gen")
+        if gen is None or any(lin.loss_limit is None for lin in self._lins):
+            return None  # unpickled, or divergence limits not measured (a loaded checkpoint)
         problem = self._problem
+        if (
+            problem.n_threads > 1
+            and problem.path == PATH_BATCH
+            and (
+                problem.batch_size == 0  # full batch: a chunk may be big enough
+                or problem.batch_size * self.n_features_in_ >= PARALLEL_MIN_ENTRIES
+            )
+        ):
+            # the general path sums such batches on threads (block sums); the guarded
+            # kernels are serial: one path for these options keeps one result
+            return None
         hot = Hot(
             n_features=self.n_features_in_,
             models=tuple((lin, lin.arena, lin.loss_curve) for lin in self._lins),
@@ -90,7 +105,8 @@ class HotPath:
             rng=self._rng_state,
             labels=labels,
             cw_pairs=cw_pairs,
-            limits=limits,
+            gen=gen,
+            n_threads=problem.n_threads if len(self._lins) > 1 else 1,
         )
         attrs["_hot"] = hot
         return hot
@@ -181,24 +197,30 @@ class HotPath:
                 )
                 if not (np.isfinite(new_pending[0]).all() and np.isfinite(new_pending[1]).all()):
                     return False  # the general path refuses non-finite waiting rows
-        if keep > 0:
-            if not X.flags.writeable:  # one compiled signature for writable and read-only X
-                X = kernel_view(X)
-            trained = self._train_hot(hot, X, targets, sw, unit, n, keep)
-            if not trained:
-                return False
-            if trained == 2:  # some model's loss passed its divergence limit
-                grew = self._hot_grown(hot, X[:keep], targets, sw, keep)
-                if grew is not None:
-                    attrs.pop("_hot", None)  # re-armed with the lifted limit
-                    warnings.warn(grew, DivergenceWarning, stacklevel=3)
-            if attrs.pop("_published", False):  # published again when first read
-                attrs.pop("coef_", None)
-                attrs.pop("intercept_", None)
-                attrs.pop("t_", None)
-        if new_pending is not None or batch_size > 1:
-            attrs["_pending"] = new_pending
-        attrs["n_iter_"] = 1
+        # training_state copies a model only while this count is even and unchanged
+        gen = hot.gen
+        gen[0] += 1
+        try:
+            if keep > 0:
+                if not X.flags.writeable:  # one compiled signature for writable and read-only X
+                    X = kernel_view(X)
+                trained = self._train_hot(hot, X, targets, sw, unit, n, keep)
+                if not trained:
+                    return False
+                if trained == 2:  # some model's loss passed its divergence limit
+                    grew = self._hot_grown(hot, X[:keep], targets, sw, keep)
+                    if grew is not None:
+                        attrs.pop("_hot", None)  # re-armed with the lifted limit
+                        warnings.warn(grew, DivergenceWarning, stacklevel=3)
+                if attrs.pop("_published", False):  # published again when first read
+                    attrs.pop("coef_", None)
+                    attrs.pop("intercept_", None)
+                    attrs.pop("t_", None)
+            if new_pending is not None or batch_size > 1:
+                attrs["_pending"] = new_pending
+            attrs["n_iter_"] = 1
+        finally:
+            gen[0] += 1
         return True
 
     def _hot_grown(self, hot: Hot, X, targets, sw, keep) -> str | None:
@@ -217,8 +239,11 @@ class HotPath:
 
         A failure (a non-finite prediction, target or parameter) -- or an interrupt --
         restores every model from its arena's snapshot and returns 0. Otherwise 1, or 2
-        when a model's mean loss passed its divergence limit (``Hot.limits``).
+        when a model's mean loss passed its divergence limit (``LinearState.loss_limit``,
+        compared by the kernel).
         """
+        if hot.n_threads > 1 and keep * hot.n_features >= _ovr.MIN_ENTRIES:
+            return _train_hot_threads(hot, X, targets, sw, unit, n, keep)
         models = hot.models
         shuffle = hot.shuffle
         rng = hot.rng
@@ -230,7 +255,6 @@ class HotPath:
             if order.shape[0] < keep:
                 order = shared_full("arange", keep)
         cw_pairs = hot.cw_pairs
-        limits = hot.limits
         grew = False
         done = 0  # models started; -1 once all have trained
         n_curve = 0
@@ -253,10 +277,11 @@ class HotPath:
                 if not (yk.flags.writeable and wk.flags.writeable):  # read-only memory
                     yk, wk = kernel_view(yk), kernel_view(wk)
                 sumloss = kernel(X, yk, wk, order, keep, arena, hot.hp, hot.spec)
-                if not sumloss <= limits[k] * keep:  # one test in the common case
+                if not sumloss >= 0.0:  # one test in the common case
                     if sumloss != sumloss:  # NaN: not finite (the general path says why)
                         break
-                    grew = True
+                    grew = True  # negative: past the divergence limit (the kernel's test)
+                    sumloss = -sumloss
                 curve.append(sumloss / keep)
             else:
                 done = -1
@@ -305,3 +330,62 @@ class HotPath:
         Y = np.full((known.shape[0], n), -1.0)
         Y[idx, np.arange(n)] = 1.0
         return Y
+
+
+def _train_hot_threads(hot: Hot, X, targets, sw, unit, n, keep) -> int:
+    """:meth:`HotPath._train_hot` with the one-vs-rest models on threads
+    (:func:`fastgd._ovr.run_models`): the permutations drawn from the shared generator
+    in model order, every model's result checked after all have trained, the call
+    undone as a whole on a failure or an interrupt (after every worker has finished its
+    kernel call). The same bits as the serial loop."""
+    models = hot.models
+    n_models = len(models)
+    shuffle = hot.shuffle
+    rng = hot.rng
+    kernel, hp, spec = hot.kernel, hot.hp, hot.spec
+    rng_state = rng.bit_generator.state if shuffle else None
+    orders = [None if shuffle else shared_full("arange", keep)] * n_models
+    cw_pairs = hot.cw_pairs
+    inputs = []
+    for k in range(n_models):
+        wk = sw if cw_pairs is None or cw_pairs[k] is None else None
+        if wk is None:
+            pos, neg = cw_pairs[k]
+            base = shared_full("ones", n)[:n] if unit else sw[:n]
+            wk = base * np.where(targets[k][:n] > 0, pos, neg)
+        yk = targets[k]
+        if not (yk.flags.writeable and wk.flags.writeable):  # read-only memory
+            yk, wk = kernel_view(yk), kernel_view(wk)
+        inputs.append((yk, wk))
+        models[k][1][-1] = 0.0  # no snapshot taken yet: nothing to restore
+
+    def prepare(k):
+        orders[k] = permutation(rng, keep)
+
+    def train(k, stop):
+        yk, wk = inputs[k]
+        return kernel(X, yk, wk, orders[k], keep, models[k][1], hp, spec)
+
+    def undo():
+        for lin, _, curve in models:
+            lin.restore_arena(len(curve))
+        if rng_state is not None:
+            rng.bit_generator.state = rng_state
+
+    try:
+        sums = _ovr.run_models(n_models, hot.n_threads, train, prepare if shuffle else None)
+    except BaseException:  # Ctrl-C: the whole call is undone
+        undo()
+        raise
+    grew = False
+    for sumloss in sums:
+        if not sumloss >= 0.0:
+            if sumloss != sumloss:  # NaN: not finite (the general path says why)
+                undo()
+                return 0
+            grew = True  # negative: past the divergence limit (the kernel's test)
+    for sumloss, (_, _, curve) in zip(sums, models, strict=True):
+        curve.append((sumloss if sumloss >= 0.0 else -sumloss) / keep)
+        if len(curve) > 2 * MAX_CURVE:
+            del curve[:-MAX_CURVE]  # bounded memory on endless streams
+    return 2 if grew else 1

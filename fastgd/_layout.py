@@ -58,8 +58,9 @@ ARENA_RATES = 64  # learning rates computed ahead (the kernels' RATE_BLOCK)
 
 def arena_size(n_features: int) -> int:
     """Length of one model's arena: params, state and counters, a copy of them, scratch
-    (``n_features + 1 + ARENA_RATES``) and a validity flag (the guarded kernels)."""
-    return 2 * ((n_features + 1) * (1 + N_ST) + N_SC) + n_features + 1 + ARENA_RATES + 1
+    (``n_features + 1 + ARENA_RATES``), the divergence limit on the mean loss and a
+    validity flag (the guarded kernels)."""
+    return 2 * ((n_features + 1) * (1 + N_ST) + N_SC) + n_features + 1 + ARENA_RATES + 2
 
 
 def new_state(n_features: int) -> np.ndarray:

@@ -12,6 +12,7 @@ import dataclasses
 import math
 import numbers
 import threading
+import time
 import warnings
 from contextlib import contextmanager
 
@@ -20,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
-from . import _docs, _sparse, checkpoint, options
+from . import _docs, _ovr, _sparse, checkpoint, options
 from . import _layout as C
 from ._driver import (
     BadRowError,
@@ -29,8 +30,10 @@ from ._driver import (
     LinearState,
     Problem,
     _bad_row_error,
+    _lazy_per_sample,
     grown,
     identity_order,
+    permutation,
     run_epochs,
     set_optimal_init,
     unit_weights,
@@ -38,6 +41,7 @@ from ._driver import (
 )
 from ._hotpath import _FAST_DTYPES, MAX_CURVE, HotPath
 from ._kernels.targets import encode_labels, finite
+from ._threads import resolve_n_jobs
 from .options import check_bool as _check_bool
 from .options import check_int as _check_int
 from .options import check_real as _check_real
@@ -151,7 +155,7 @@ class _BaseSGD(HotPath, BaseEstimator):
         _check_int("n_iter_no_change", self.n_iter_no_change, 1)
         values = {name: getattr(self, name) for name in _OPTION_PARAMS}
         resolved = options.resolve(values, losses=self._allowed_losses, owner=type(self).__name__)
-        problem = Problem(**vars(resolved))
+        problem = Problem(**vars(resolved), n_threads=resolve_n_jobs(self.n_jobs))
         set_optimal_init(problem)
         return problem
 
@@ -291,15 +295,37 @@ class _BaseSGD(HotPath, BaseEstimator):
         return np.random.default_rng(seed)
 
     # ---------------------------------------------------------------- training
-    def _train(self, X, Y, sw, lins, problem, *, max_iter, rng, early_stopping, y_labels=None):
+    def _train(
+        self,
+        X,
+        Y,
+        sw,
+        lins,
+        problem,
+        *,
+        max_iter,
+        rng,
+        early_stopping,
+        y_labels=None,
+        partial=False,
+    ):
         """Run the driver on every binary/regression problem; commit only on success.
 
         ``Y`` has one column per linear model. Non-finite input leaves ``lins`` as they
         were; divergence leaves each at its last finite epoch and re-raises.
+
+        One-vs-rest models train concurrently when ``problem.n_threads > 1`` and the
+        work pays for the threads (:func:`fastgd._ovr.threads_for`), with the same bits
+        as in turn: ``partial`` (one epoch per model: partial_fit, flush) draws each
+        model's permutation from ``rng`` in model order, as the serial loop does; a
+        shuffled one-vs-rest ``fit`` gives model ``k`` its own generator,
+        ``default_rng(seeds[k])`` with ``seeds = rng.integers(0, 2**63, size=K)`` drawn
+        before training (for every ``n_jobs``, so that every ``n_jobs`` gives the same
+        model whatever epoch each model stops at).
         """
         n = X.shape[0]
         rows = identity_order(n)
-        val_rows = None
+        val_rows = Xv = None
         if early_stopping:
             rows, val_rows = self._validation_split(y_labels, n)
             Xv = X[val_rows]
@@ -310,32 +336,69 @@ class _BaseSGD(HotPath, BaseEstimator):
                     "The sample weights of the validation set (early_stopping) are all zero; "
                     "use another random_state or validation_fraction."
                 )
-        n_iters, converged_all = [], True
-        # ``lins`` are the call's own copies (or new): a failed call discards them (see
-        # _fit_common and _atomic), so nothing here needs a snapshot
-        for k, lin in enumerate(lins):
+        n_models = len(lins)
+        shuffle = self.shuffle
+        tol, n_iter_no_change, verbose = self.tol, self.n_iter_no_change, self.verbose
+        rngs = orders = None
+        Xk = X
+        if n_models > 1:
+            if not isinstance(X, np.ndarray):  # CSR: the kernels' arrays once, not per model
+                batch = problem.batch_rows(rows.shape[0])
+                Xk = _sparse.kernel_arrays(
+                    X, _lazy_per_sample(problem.hp, problem.optimizer, batch)
+                )
+            if shuffle and partial:
+                orders = [None] * n_models  # drawn in model order by prepare
+            elif shuffle:
+                seeds = rng.integers(0, 2**63, size=n_models)
+                rngs = [np.random.default_rng(int(seed)) for seed in seeds]
+
+        def prepare(k):
+            orders[k] = permutation(rng, rows)
+
+        def train(k, stop):
             score = None
             if val_rows is not None:
-                score = self._validation_scorer(X[val_rows], Y[val_rows, k], sw[val_rows], problem)
+                score = self._validation_scorer(Xv, Y[val_rows, k], sw[val_rows], problem)
             factor = self._class_sw(Y[:, k], k)
-            n_iter, converged = run_epochs(
-                X,
+            order = rows
+            if orders is not None:
+                order, orders[k] = orders[k], None
+            return run_epochs(
+                Xk,
                 Y[:, k],
                 sw if factor is None else sw * factor,
-                rows,
-                lin,
+                order,
+                lins[k],
                 problem,
                 max_iter=max_iter,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                shuffle=self.shuffle,
-                rng=rng,
+                tol=tol,
+                n_iter_no_change=n_iter_no_change,
+                shuffle=shuffle and orders is None,
+                rng=rng if rngs is None else rngs[k],
                 validation_score=score,
-                verbose=self.verbose,
+                verbose=verbose,
+                stop=stop,
             )
-            n_iters.append(n_iter)
-            converged_all &= converged
-        return max(n_iters), converged_all
+
+        # the fewest epochs each model runs (stopping needs n_iter_no_change + 1)
+        epochs = max_iter if tol is None else min(max_iter, n_iter_no_change + 1)
+        threads = 1
+        if not verbose:  # verbose: the epochs' lines in model order
+            threads = _ovr.threads_for(problem, X, rows.shape[0], n_models, epochs)
+        # ``lins`` are the call's own copies (or new): a failed call discards them (see
+        # _fit_common and _atomic); on threads, the models after a failing one are put
+        # back as they were (the serial loop never started them: fit keeps the others)
+        entries = [lin.snapshot() for lin in lins] if threads > 1 else None
+        results = _ovr.run_models(
+            n_models,
+            threads,
+            train,
+            prepare if orders is not None else None,
+            undo=None if entries is None else lambda k: lins[k].rollback(entries[k]),
+        )
+        n_iters = [n_iter for n_iter, _ in results]
+        return max(n_iters), all(converged for _, converged in results)
 
     def _class_sw(self, yk, k):
         """Class weights of problem ``k`` as a per-row factor (None when there are none)."""
@@ -497,6 +560,7 @@ class _BaseSGD(HotPath, BaseEstimator):
                 rng=rng,
                 early_stopping=self.early_stopping and not partial,
                 y_labels=labels,
+                partial=partial,
             )
         except BadRowError as exc:
             if offset and exc.row >= offset:
@@ -609,33 +673,46 @@ class _BaseSGD(HotPath, BaseEstimator):
         ``feature_names_in`` (or None). :meth:`from_training_state` inverts it; the
         arrays are copies.
         """
-        # under the training lock: a partial_fit in another thread (whose kernels run
-        # without the GIL) can neither change the arrays while they are copied nor
-        # commit between the copies of two of them
+        # Under the training lock, no fit, flush or general partial_fit of another thread
+        # can commit between the copies of two attributes. The partial_fit hot path takes
+        # no lock (it would cost a fifth of its bookkeeping): it makes the generation
+        # count ``_gen`` odd while it changes the model in place (its kernels run without
+        # the GIL), and a copy is kept only if the count was even and unchanged across it.
         with self._training_lock():
-            if "_lins" not in self.__dict__:
-                raise ValueError(f"{type(self).__name__} is not fitted: nothing to save.")
-            pending = self.__dict__.get("_pending")
-            return {
-                "estimator": type(self).__name__,
-                "params": self.get_params(),
-                "n_features_in": int(self.n_features_in_),
-                "n_iter": int(self.n_iter_),
-                "optimizer": self._optimizer_name,
-                "models": [
-                    {
-                        "params": lin.params.copy(),
-                        "state": lin.state.copy(),
-                        "counters": lin.counters.copy(),
-                        "loss_curve": list(lin.loss_curve),
-                    }
-                    for lin in self._lins
-                ],
-                "rng": self._rng_state.bit_generator.state,
-                "pending": None if pending is None else tuple(a.copy() for a in pending),
-                "classes": self.__dict__.get("classes_"),
-                "feature_names_in": self.__dict__.get("feature_names_in_"),
-            }
+            while True:
+                gen = self.__dict__.get("_gen")
+                before = 0 if gen is None else gen[0]
+                if before & 1:
+                    time.sleep(1e-4)  # a hot-path call is running: let it finish
+                    continue
+                state = self._copy_state()
+                if gen is None or gen[0] == before:
+                    return state
+
+    def _copy_state(self) -> dict:
+        if "_lins" not in self.__dict__:
+            raise ValueError(f"{type(self).__name__} is not fitted: nothing to save.")
+        pending = self.__dict__.get("_pending")
+        return {
+            "estimator": type(self).__name__,
+            "params": self.get_params(),
+            "n_features_in": int(self.n_features_in_),
+            "n_iter": int(self.n_iter_),
+            "optimizer": self._optimizer_name,
+            "models": [
+                {
+                    "params": lin.params.copy(),
+                    "state": lin.state.copy(),
+                    "counters": lin.counters.copy(),
+                    "loss_curve": list(lin.loss_curve),
+                }
+                for lin in self._lins
+            ],
+            "rng": self._rng_state.bit_generator.state,
+            "pending": None if pending is None else tuple(a.copy() for a in pending),
+            "classes": self.__dict__.get("classes_"),
+            "feature_names_in": self.__dict__.get("feature_names_in_"),
+        }
 
     def _training_lock(self) -> threading.RLock:
         """The estimator's lock: ``fit``, ``partial_fit``, ``flush`` and
@@ -663,11 +740,6 @@ class _BaseSGD(HotPath, BaseEstimator):
         est = cls(**params)
         problem = est._make_problem()  # every option and hyperparameter, as fit checks them
         check_random_state(est.random_state)  # None, a seed in [0, 2**32) or a RandomState
-        n_jobs = getattr(est, "n_jobs", None)
-        if n_jobs is not None and (
-            isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
-        ):
-            raise ValueError(f"n_jobs must be None or an integer, got {n_jobs!r}.")
         checked = checkpoint.check_state(state, est._is_classifier)
         lins = [LinearState(p, st, ct, curve) for p, st, ct, curve in checked["models"]]
         est.n_features_in_ = checked["n_features_in"]
@@ -730,7 +802,7 @@ class _BaseSGD(HotPath, BaseEstimator):
         rng = copy.deepcopy(self._rng_state)
         one_batch = dataclasses.replace(problem, batch_size=0)  # the remainder is one batch
         n_iter, _ = self._train(
-            X, Y, sw, lins, one_batch, max_iter=1, rng=rng, early_stopping=False
+            X, Y, sw, lins, one_batch, max_iter=1, rng=rng, early_stopping=False, partial=True
         )
         self._commit(lins, problem, rng, n_iter=n_iter, pending=None)
         self._watch(lins, problem, X, Y, sw)
@@ -738,6 +810,7 @@ class _BaseSGD(HotPath, BaseEstimator):
 
     def _commit(self, lins, problem, rng, n_iter, pending=None):
         self.__dict__.pop("_hot", None)  # the hot path re-arms from the new state
+        self.__dict__.setdefault("_gen", [0])  # the hot path's generation (training_state)
         self._pending = pending
         self._params_clean = True
         self._problem = problem
@@ -764,9 +837,10 @@ class _BaseSGD(HotPath, BaseEstimator):
         object.__setattr__(self, name, value)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # (object's is the live __dict__ itself)
         state.pop("_hot", None)  # scratch of the partial_fit hot path, rebuilt on demand
         state.pop("_ybuf", None)
+        state.pop("_gen", None)  # a count of this process's calls (training_state)
         return state
 
     def __getattr__(self, name):
@@ -840,6 +914,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         shuffle=True,
         verbose=0,
         epsilon=0.1,
+        n_jobs=None,
         random_state=None,
         learning_rate="invscaling",
         eta0=0.01,
@@ -880,6 +955,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         self.shuffle = shuffle
         self.verbose = verbose
         self.epsilon = epsilon
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.learning_rate = learning_rate
         self.eta0 = eta0
@@ -965,11 +1041,11 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         batch waits for the next call: see :meth:`flush`. With ``batch_size=None`` each
         call is one full-batch step over its chunk, so there the chunking matters.
         """
+        if self._fast_partial_fit(X, y, sample_weight):  # lock-free (see training_state)
+            return self
         lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
-        lock.acquire()  # not `with`: half the cost on the partial_fit hot path
+        lock.acquire()
         try:
-            if self._fast_partial_fit(X, y, sample_weight):
-                return self
             self._atomic(
                 self._fit_common,
                 X,
@@ -1228,11 +1304,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
                 "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, "
                 "y=y), and pass class_weight as a dict."
             )
+        if self._fast_partial_fit(X, y, sample_weight, classes):  # lock-free: training_state
+            return self
         lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
-        lock.acquire()  # not `with`: half the cost on the partial_fit hot path
+        lock.acquire()
         try:
-            if self._fast_partial_fit(X, y, sample_weight, classes):
-                return self
             self._atomic(self._fit_classifier, X, y, None, None, sample_weight, True, classes)
             return self._warn_after_call()
         finally:

@@ -425,13 +425,18 @@ def sgd_epoch_per_sample(X, y, sw, order, params, state, counters, cfg: Config):
     return sumloss, sumobj, -1
 
 
-def batch_epoch(X, y, sw, order, params, state, counters, cfg: Config):
+def batch_epoch(X, y, sw, order, params, state, counters, cfg: Config, block_rows=None):
     """Mini-batch / full-batch epoch: batches of ``cfg.batch_size`` consecutive rows of ``order``.
 
     Per batch ``B``: ``g = mean_{i in B} sw_i clip(dL/dp(p_i, y_i)) [x_i, 1]`` (every ``p_i``
     from the parameters before the batch), ``optimizer_step`` with
     ``eta = learning_rate(t)``, the running average, ``t <- t + 1``.
     Returns ``(sumloss, sumobj, bad)`` like :func:`run_epoch`.
+
+    ``block_rows``: the multi-core kernel's reduction (``n_jobs > 1``,
+    ``fastgd._kernels.parallel``): the batch is cut into blocks of ``block_rows``
+    consecutive rows, each block's gradient terms summed, then the block sums added in
+    block order -- the same numbers summed in another order than without it.
     """
     d = X.shape[1]
     sumloss = sumobj = 0.0
@@ -449,7 +454,14 @@ def batch_epoch(X, y, sw, order, params, state, counters, cfg: Config):
             sumloss += loss
             sumobj += loss + pen
             dl[k] = loss_dloss(cfg.loss, p[k], y[r], cfg.epsilon) * sw[r]
-        g = np.append(dl @ Xb, dl.sum()) / len(rows)
+        if block_rows is None:
+            g = np.append(dl @ Xb, dl.sum()) / len(rows)
+        else:
+            g = np.zeros(d + 1)
+            for lo in range(0, len(rows), block_rows):  # each block's sum, in block order
+                blk = slice(lo, lo + block_rows)
+                g += np.append(dl[blk] @ Xb[blk], dl[blk].sum())
+            g /= len(rows)
         t = float(counters[SC_T])
         eta = learning_rate(cfg, t, counters)
         optimizer_step(cfg, params, g, state, counters, eta)
@@ -458,7 +470,7 @@ def batch_epoch(X, y, sw, order, params, state, counters, cfg: Config):
     return sumloss, sumobj, -1
 
 
-def run_epoch(X, y, sw, order, params, state, counters, cfg: Config):
+def run_epoch(X, y, sw, order, params, state, counters, cfg: Config, block_rows=None):
     """One epoch over ``X[order]``; the twin of ``fastgd._kernels.run_epoch``.
 
     Parameters
@@ -471,6 +483,9 @@ def run_epoch(X, y, sw, order, params, state, counters, cfg: Config):
     state : ndarray of shape (5, n_features + 1), float64 -- optimizer moments, average, q; in place
     counters : ndarray of shape (3,), float64 -- ``[t, u, eta_adaptive]``, in place
     cfg : Config
+    block_rows : int, optional
+        Batch epochs: sum each batch's gradient by blocks of this many rows, as the
+        multi-core kernel does (:func:`batch_epoch`).
 
     Returns
     -------
@@ -485,7 +500,7 @@ def run_epoch(X, y, sw, order, params, state, counters, cfg: Config):
     """
     if cfg.batch_size == 1 and cfg.optimizer == "sgd":
         return sgd_epoch_per_sample(X, y, sw, order, params, state, counters, cfg)
-    return batch_epoch(X, y, sw, order, params, state, counters, cfg)
+    return batch_epoch(X, y, sw, order, params, state, counters, cfg, block_rows)
 
 
 # ----------------------------------------------------------------- sparse (CSR) twins

@@ -11,8 +11,12 @@ One compiled entry point per path, each compiled only when first used:
   (scale trick, Bottou's sparse averaging) and every optimizer and batch size, exact or
   with lazy updates; ``sparse.csr_check`` validates the CSR arrays before either runs
 
-The Python driver (``fastgd._driver``) picks the path; future paths (parallel variants)
-are siblings of these, not branches inside them. The CSR module is imported only when
+* ``parallel.batch_epoch_parallel`` -- mini- and full-batch on numba's threads
+  (``n_jobs > 1``, dense X): block-summed gradients, the same bits for every thread
+  count (imported, and compiled, only when first used)
+
+The Python driver (``fastgd._driver``) picks the path; parallel variants are siblings
+of these, not branches inside them. The CSR module is imported only when
 CSR input first arrives.
 """
 
