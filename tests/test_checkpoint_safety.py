@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -77,6 +76,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _child import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -737,42 +737,10 @@ def test_cli_resume_with_a_bad_checkpoint(saved, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ the fuzz
 
-_CHILD = (
-    "import importlib.util, sys\n"
-    "spec = importlib.util.spec_from_file_location('_checkpoint_safety_child', sys.argv[1])\n"
-    "mod = sys.modules[spec.name] = importlib.util.module_from_spec(spec)\n"
-    "spec.loader.exec_module(mod)\n"
-    "sys.exit(getattr(mod, sys.argv[2])(*sys.argv[3:]))\n"
-)
-
 
 def _run_child(function: str, *args: str, env=None, timeout: float = 300.0):
-    """Run ``function(*args)`` of this file in a fresh interpreter; its exit status and output."""
-    env = dict(os.environ if env is None else env)
-    env["PYTHONFAULTHANDLER"] = "1"  # a segfault prints the Python stack
-    start = time.perf_counter()
-    command = [sys.executable, "-c", _CHILD, __file__, function, *args]
-    try:
-        out = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:
-
-        def text(b):
-            return b.decode(errors="replace") if isinstance(b, bytes) else b or ""
-
-        out = subprocess.CompletedProcess(command, -9, text(exc.stdout), text(exc.stderr))
-    err = (
-        out.stderr
-        if len(out.stderr) < 8000
-        else out.stderr[:6000] + "\n[...]\n" + out.stderr[-2000:]
-    )
-    report = (
-        f"child {function}{args} exited {out.returncode} after "
-        f"{time.perf_counter() - start:.1f} s\n--- stdout ---\n{out.stdout[-12000:]}\n"
-        f"--- stderr ---\n{err}"
-    )
-    return out, report
+    """Run ``function(*args)`` of this file in a fresh interpreter (``_child.run_child``)."""
+    return run_child(__file__, function, *args, env=env, timeout=timeout)
 
 
 _JSON_VALUES = (

@@ -62,7 +62,6 @@ import copy
 import dataclasses
 import math
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -70,6 +69,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _child import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,40 +83,10 @@ CLF = dict(max_iter=3, tol=None, random_state=0)
 
 # ------------------------------------------------------------------ child processes
 
-_CHILD = (
-    "import importlib.util, sys\n"
-    "spec = importlib.util.spec_from_file_location('_sparse_safety_child', sys.argv[1])\n"
-    "mod = sys.modules[spec.name] = importlib.util.module_from_spec(spec)\n"
-    "spec.loader.exec_module(mod)\n"
-    "sys.exit(getattr(mod, sys.argv[2])(*sys.argv[3:]))\n"
-)
-
 
 def _run_child(function: str, *args: str, env=None, timeout: float = 600.0):
-    """Run ``function(*args)`` of this file in a fresh interpreter; its exit status and output."""
-    env = dict(os.environ if env is None else env)
-    env["PYTHONFAULTHANDLER"] = "1"  # a segfault prints the Python stack
-    start = time.perf_counter()
-    command = [sys.executable, "-c", _CHILD, __file__, function, *args]
-    try:
-        out = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as exc:  # killed: report what it wrote until then
-
-        def text(b):
-            return b.decode(errors="replace") if isinstance(b, bytes) else b or ""
-
-        out = subprocess.CompletedProcess(command, -9, text(exc.stdout), text(exc.stderr))
-    elapsed = time.perf_counter() - start
-    err = out.stderr
-    if len(err) > 8000:  # a fault's stack comes first, then a long list of modules
-        err = err[:6000] + "\n[...]\n" + err[-2000:]
-    report = (
-        f"child {function}{args} exited {out.returncode} after {elapsed:.1f} s\n"
-        f"--- stdout ---\n{out.stdout[-12000:]}\n--- stderr ---\n{err}"
-    )
-    return out, report
+    """Run ``function(*args)`` of this file in a fresh interpreter (``_child.run_child``)."""
+    return run_child(__file__, function, *args, env=env, timeout=timeout)
 
 
 def _env_without_boundscheck():
