@@ -634,6 +634,7 @@ def run_epochs(
     validation_score=None,
     verbose: int = 0,
     stop=None,
+    epoch_fn=None,
 ) -> tuple[int, bool]:
     """Train ``lin`` for up to ``max_iter`` epochs over ``X[rows]``.
 
@@ -649,6 +650,10 @@ def run_epochs(
     its last completed epoch. ``stop`` (one-vs-rest models on threads,
     :func:`fastgd._ovr.run_models`): a callable asked before each epoch after the first;
     true raises :class:`fastgd._ovr.Stopped`, the model left for the caller to restore.
+    ``epoch_fn`` (the distributed schemes, :mod:`fastgd.dask`): ``epoch_fn(order, lin)``
+    runs the epoch instead of :func:`run_epoch` and returns its ``(sumloss, sumobj,
+    bad)``; ``bad >= 0`` then means divergence (it has checked its input itself and
+    raises :class:`BadRowError` for a bad row), and ``X`` is not read.
     Returns ``(n_epochs, converged)``.
     """
     # One compiled signature per X dtype: every other array reaches the kernel as a
@@ -658,7 +663,7 @@ def run_epochs(
     if is_unit_weights(sw):
         sw = NO_WEIGHTS  # the kernels read no weight at all
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    if not isinstance(X, (np.ndarray, _sparse.CSRArrays)):  # once per fit, not per epoch
+    if epoch_fn is None and not isinstance(X, (np.ndarray, _sparse.CSRArrays)):  # once a fit
         X = _sparse.kernel_arrays(
             X, _lazy_per_sample(problem.hp, problem.optimizer, problem.batch_rows(rows.shape[0]))
         )
@@ -677,29 +682,39 @@ def run_epochs(
         before = lin.snapshot() if epoch > 1 else entry
         try:
             order = permutation(rng, rows) if shuffle else rows
-            sumloss, sumobj, bad = run_epoch(
-                X,
-                y,
-                sw,
-                order,
-                lin.params,
-                lin.state,
-                lin.counters,
-                problem.hp,
-                problem.loss,
-                problem.penalty,
-                problem.optimizer,
-                problem.schedule,
-                batch,
-                problem.n_threads,
-            )
-            if bad >= 0:
-                err = _bad_row_error(X, y, int(order[bad]))
-                if err is not None:
+            if epoch_fn is not None:
+                try:
+                    sumloss, sumobj, bad = epoch_fn(order, lin)
+                except BadRowError:
                     lin.rollback(entry)
-                    raise err
-                lin.rollback(before)
-                raise DivergenceError(epoch)
+                    raise
+                if bad >= 0:
+                    lin.rollback(before)
+                    raise DivergenceError(epoch)
+            else:
+                sumloss, sumobj, bad = run_epoch(
+                    X,
+                    y,
+                    sw,
+                    order,
+                    lin.params,
+                    lin.state,
+                    lin.counters,
+                    problem.hp,
+                    problem.loss,
+                    problem.penalty,
+                    problem.optimizer,
+                    problem.schedule,
+                    batch,
+                    problem.n_threads,
+                )
+                if bad >= 0:
+                    err = _bad_row_error(X, y, int(order[bad]))
+                    if err is not None:
+                        lin.rollback(entry)
+                        raise err
+                    lin.rollback(before)
+                    raise DivergenceError(epoch)
             # params, state and counters are one stretch of the arena: one compiled scan
             # (no boolean temporary; a few ms per call at a million columns before)
             if not finite(lin.arena[: lin.params.shape[0] * (1 + C.N_ST)]):

@@ -58,6 +58,11 @@ def _validate_data(*args, **kwargs):
     return validate_data(*args, **kwargs)
 
 
+def _is_dask(X) -> bool:
+    """Whether ``X`` is a dask collection (trained and predicted on by :mod:`fastgd.dask`)."""
+    return type(X).__module__.startswith("dask")
+
+
 def _labels_present(y) -> np.ndarray:
     """``np.unique(y)``; integer labels in a small range are counted instead of hashed.
 
@@ -1014,7 +1019,19 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         Returns
         -------
         self : SGDRegressor
+
+        Notes
+        -----
+        A dask array or DataFrame ``X`` trains on the workers of the current
+        ``distributed.Client`` (:func:`fastgd.dask.fit`, ``scheme="auto"``).
         """
+        if _is_dask(X):
+            from . import dask as _dask
+
+            return _dask.fit(
+                self, X, y, coef_init=coef_init, intercept_init=intercept_init,
+                sample_weight=sample_weight,
+            )  # fmt: skip
         lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
         lock.acquire()  # not `with`: half the cost on the partial_fit hot path
         try:
@@ -1043,6 +1060,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         """
         if self._fast_partial_fit(X, y, sample_weight):  # lock-free (see training_state)
             return self
+        if _is_dask(X):  # one pass over the partitions, on their workers
+            from . import dask as _dask
+
+            return _dask.partial_fit(self, X, y, sample_weight=sample_weight)
         lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
         lock.acquire()
         try:
@@ -1070,7 +1091,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         attrs["_published"] = True  # the hot path drops these three on a change
 
     def predict(self, X) -> np.ndarray:
-        """Return ``X @ coef_ + intercept_``, shape (n_samples,), float64 (float32 for float32 X)."""
+        """Return ``X @ coef_ + intercept_``, shape (n_samples,), float64 (float32 for float32 X).
+
+        A dask collection ``X`` gives a lazy dask array (:func:`fastgd.dask.predict`).
+        """
+        if _is_dask(X):
+            from . import dask as _dask
+
+            return _dask.predict(self, X, "predict")
         return self._raw_decision(X)
 
     def _raw_decision(self, X):
@@ -1280,7 +1308,19 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         Returns
         -------
         self : SGDClassifier
+
+        Notes
+        -----
+        A dask array or DataFrame ``X`` trains on the workers of the current
+        ``distributed.Client`` (:func:`fastgd.dask.fit`, ``scheme="auto"``).
         """
+        if _is_dask(X):
+            from . import dask as _dask
+
+            return _dask.fit(
+                self, X, y, coef_init=coef_init, intercept_init=intercept_init,
+                sample_weight=sample_weight,
+            )  # fmt: skip
         lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
         lock.acquire()  # not `with`: half the cost on the partial_fit hot path
         try:
@@ -1306,6 +1346,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             )
         if self._fast_partial_fit(X, y, sample_weight, classes):  # lock-free: training_state
             return self
+        if _is_dask(X):  # one pass over the partitions, on their workers
+            from . import dask as _dask
+
+            return _dask.partial_fit(self, X, y, sample_weight=sample_weight, classes=classes)
         lock = _LOCKS[id(self) >> 4 & _LOCK_MASK]  # self._training_lock(), inlined
         lock.acquire()
         try:
@@ -1340,11 +1384,19 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
 
     def decision_function(self, X) -> np.ndarray:
         """Signed distance ``X @ coef_.T + intercept_``: (n_samples,) binary, else (n_samples, n_classes)."""
+        if _is_dask(X):  # a lazy dask array (fastgd.dask.predict)
+            from . import dask as _dask
+
+            return _dask.predict(self, X, "decision_function")
         scores = self._raw_decision(X)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X) -> np.ndarray:
-        """Predicted class labels, shape (n_samples,)."""
+        """Predicted class labels, shape (n_samples,) (a lazy dask array for dask ``X``)."""
+        if _is_dask(X):
+            from . import dask as _dask
+
+            return _dask.predict(self, X, "predict")
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
@@ -1378,6 +1430,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
         log_loss: ``1 / (1 + exp(-f))`` per class, one-vs-rest normalised;
         modified_huber: ``(clip(f, -1, 1) + 1) / 2``, normalised (uniform where all are 0).
         """
+        if _is_dask(X):  # a lazy dask array (fastgd.dask.predict)
+            from . import dask as _dask
+
+            return _dask.predict(self, X, "predict_proba")
         scores = self.decision_function(X)
         binary = scores.ndim == 1
         if binary:
