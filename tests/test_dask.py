@@ -269,36 +269,53 @@ def test_average_scheme_reaches_least_squares_and_reproduces(client, data):
     assert ada.t_ == 30 * 200 + 1  # counters of the partition with the most steps
 
 
-def test_killed_worker_changes_nothing(client, data):
-    """SIGKILL a worker process in the middle of a gradient fit: the scheduler recomputes
-    its partitions from their lineage, the nanny starts a new worker, the fit completes
-    with the bits of an undisturbed fit."""
+KILL_CASES = {
+    "gradient": dict(batch_size=None, optimizer="adam", eta0=0.01, learning_rate="constant",
+                     max_iter=150, tol=None),
+    "average": dict(optimizer="adagrad", eta0=0.1, learning_rate="constant", max_iter=120,
+                    tol=None, random_state=0),
+    "sequential": dict(learning_rate="constant", eta0=0.001, max_iter=40, tol=None,
+                       random_state=0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("scheme", list(KILL_CASES))
+def test_killed_worker_changes_nothing(client, data, scheme):
+    """SIGKILL a worker process in the middle of a fit: the scheduler recomputes its
+    partitions from their lineage and reruns its tasks, the nanny starts a new worker, and
+    the fit completes with the bits of an undisturbed fit (every scheme: each task is a
+    pure function of its inputs, the average scheme's seeds do not name workers)."""
     X, y, _, _ = data
     dX, dy = _dask(X, y)
-    kw = dict(batch_size=None, optimizer="adam", eta0=0.01, learning_rate="constant",
-              max_iter=150, tol=None)  # fmt: skip
-    calm = fdask.fit(SGDRegressor(**kw), dX, dy, scheme="gradient")
+    kw = KILL_CASES[scheme]
+    local = dict(local_rows=100) if scheme == "average" else {}
+    began = time.perf_counter()
+    calm = fdask.fit(SGDRegressor(**kw), dX, dy, scheme=scheme, **local)
+    took = time.perf_counter() - began
+    client.wait_for_workers(2, timeout=60)
     pids = client.run(os.getpid)
     victim = sorted(pids.values())[0]
     result = {}
 
     def run():
         try:
-            result["model"] = fdask.fit(SGDRegressor(**kw), dX, dy, scheme="gradient")
+            result["model"] = fdask.fit(SGDRegressor(**kw), dX, dy, scheme=scheme, **local)
         except BaseException as exc:  # pragma: no cover - reported below
             result["error"] = exc
 
     thread = threading.Thread(target=run)
     thread.start()
-    time.sleep(0.6)  # a few rounds in
+    time.sleep(0.4 * took)  # well into the rounds (the undisturbed fit took `took`)
     assert thread.is_alive()  # the kill lands in the middle of the fit
     os.kill(victim, signal.SIGKILL)
     thread.join(120)
     assert not thread.is_alive()
     assert "error" not in result, result.get("error")
     np.testing.assert_array_equal(result["model"].coef_, calm.coef_)
+    np.testing.assert_array_equal(result["model"].intercept_, calm.intercept_)
     np.testing.assert_array_equal(result["model"].loss_curve_, calm.loss_curve_)
     client.wait_for_workers(2, timeout=60)
+    assert victim not in client.run(os.getpid).values()
     # the replacement worker ran the warm-up plugin too
     names = client.run(lambda dask_worker: sorted(dask_worker.plugins))
     assert all(any(n.startswith("fastgd-warm-") for n in v) for v in names.values())
