@@ -197,6 +197,16 @@ def run_epoch(
             )
         if path == PATH_PLAIN:
             path = PATH_GENERAL
+    if (
+        n_threads > 1
+        and path != PATH_BATCH
+        and order.shape[0] * X.shape[1] >= SHARD_MIN_ENTRIES
+        and order.shape[0] >= 2 * n_threads
+    ):
+        return shard_epoch(
+            X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule,
+            batch_size, n_threads,
+        )  # fmt: skip
     if path == PATH_PLAIN:
         if order.shape[0] == 0:
             return 0.0, 0.0, -1
@@ -220,6 +230,75 @@ def run_epoch(
     return batch_epoch(
         X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule, batch_size
     )
+
+
+# a per-sample epoch of at least this many entries (rows x features) on n_threads > 1
+# trains n_threads shards of its rows concurrently and averages them (shard_epoch)
+SHARD_MIN_ENTRIES = 1 << 17
+
+
+def shard_epoch(
+    X, y, sw, order, params, state, counters, hp, loss, penalty, optimizer, schedule,
+    batch_size, n_threads,
+):  # fmt: skip
+    """A per-sample epoch as local SGD on ``n_threads`` shards, averaged once (the twin
+    of :func:`fastgd.reference.shard_epoch`, which writes out the rule).
+
+    The shards are consecutive pieces of ``order``, ``order[s m // T : (s + 1) m // T]``;
+    each trains on its own copy of the start arrays with the serial per-sample kernel,
+    the shards concurrently on Python threads (the kernels release the GIL,
+    :func:`fastgd._ovr.run_models`). Then parameters and state are averaged, weighted by
+    each shard's sample weight, in shard order, and the counters are those of the shard
+    that took the most steps. Deterministic for a given ``n_threads``: the partition and
+    the averaging order depend on nothing else. The carried dot of the fast path restarts
+    from the averaged parameters.
+    """
+    from . import _ovr
+    from ._kernels.distributed import weighted_mean_into
+
+    m = order.shape[0]
+    T = n_threads
+    bounds = [s * m // T for s in range(T + 1)]
+    copies = [(params.copy(), state.copy(), counters.copy()) for _ in range(T)]
+
+    def train(s, stop):
+        p, st, c = copies[s]
+        return run_epoch(
+            X, y, sw, order[bounds[s] : bounds[s + 1]], p, st, c, hp, loss, penalty,
+            optimizer, schedule, batch_size, 1,
+        )  # fmt: skip
+
+    outs = _ovr.run_models(T, T, train)
+    sumloss = sumobj = 0.0
+    bad = -1
+    for s, (sl, so, b) in enumerate(outs):
+        sumloss += sl
+        sumobj += so
+        if b >= 0 and bad < 0:
+            bad = bounds[s] + b
+    if bad >= 0:
+        return sumloss, sumobj, bad
+    if sw.shape[0] == 0:
+        weights = np.array([float(bounds[s + 1] - bounds[s]) for s in range(T)])
+    else:
+        weights = np.array([float(np.sum(sw[order[bounds[s] : bounds[s + 1]]])) for s in range(T)])
+    if not weights.sum() > 0.0:
+        weights[:] = 1.0
+    weighted_mean_into(params, np.array([c[0] for c in copies]), weights)
+    flat = np.array([c[1].reshape(-1) for c in copies])
+    avg_state = state.reshape(-1).copy()
+    weighted_mean_into(avg_state, flat, weights)
+    state[:] = avg_state.reshape(state.shape)
+    most = int(np.argmax([c[2][C.SC_T] for c in copies]))
+    counters[:] = copies[most][2]
+    if state.shape[0] > C.ST_XP and counters.shape[0] > C.SC_UP:
+        # the carried dot restarts from the averaged parameters (w = 1 * wp + 0 * xp)
+        d1 = params.shape[0]
+        state[C.ST_WP, : d1 - 1] = params[: d1 - 1]
+        state[C.ST_XP] = 0.0
+        counters[C.SC_SP] = 1.0
+        counters[C.SC_UP] = 0.0
+    return sumloss, sumobj, -1
 
 
 # whether numba has a thread-safe threading layer (None: not tried yet). fastgd asks for

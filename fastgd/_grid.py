@@ -121,7 +121,8 @@ def compare(
 
     ``n_threads > 1``: the kernel side runs as a fit with that many threads would
     (``run_epoch(..., n_threads)``), and where that takes the multi-core batch kernel the
-    reference sums its gradients by the same blocks (``block_rows``).
+    reference sums its gradients by the same blocks (``block_rows``); where it trains
+    per-sample shards, the reference averages the same shards (``shards``).
 
     Both start from the same state and consume the same permutations. ``X_kernel``
     (default ``X``) lets the kernel read another copy (float32) of the data. The
@@ -133,7 +134,7 @@ def compare(
     scipy.sparse CSR matrix (the lazy updates have no dense twin).
     """
     from . import reference
-    from ._driver import PARALLEL_MIN_ENTRIES, run_epoch
+    from ._driver import PARALLEL_MIN_ENTRIES, SHARD_MIN_ENTRIES, run_epoch
 
     n, d = X.shape
     X_kernel = X if X_kernel is None else X_kernel
@@ -154,6 +155,15 @@ def compare(
         from ._kernels.parallel import BLOCK_ROWS
 
         block_rows = BLOCK_ROWS
+    shards = None
+    if (
+        parallel
+        and batch == 1
+        and optimizer == C.OPT_SGD
+        and n * d >= SHARD_MIN_ENTRIES
+        and n >= 2 * n_threads
+    ):
+        shards = n_threads  # per-sample local SGD on shards, averaged (shard_epoch)
     rng = np.random.default_rng(seed)
     ref = [np.zeros(d + 1), reference.init_state(d), reference.init_counters(cfg.eta0)]
     if cfg.optimizer == "adagrad":
@@ -169,7 +179,9 @@ def compare(
             Xs = X_kernel
             out_r = reference.run_epoch_csr(Xs.data, Xs.indices, Xs.indptr, y, sw, order, *ref, cfg)
         else:
-            out_r = reference.run_epoch(X, y, sw, order, *ref, cfg, block_rows=block_rows)
+            out_r = reference.run_epoch(
+                X, y, sw, order, *ref, cfg, block_rows=block_rows, shards=shards
+            )
         out_k = run_epoch(
             X_kernel, y, sw, order, *ker, hp, loss, penalty, optimizer, schedule, batch, n_threads
         )

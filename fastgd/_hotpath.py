@@ -12,6 +12,7 @@ results and errors are those of the general path.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable
 from typing import NamedTuple
@@ -24,6 +25,7 @@ from ._driver import (
     NO_WEIGHTS,
     PARALLEL_MIN_ENTRIES,
     PATH_BATCH,
+    SHARD_MIN_ENTRIES,
     DivergenceWarning,
     grown,
     guarded_kernel,
@@ -56,6 +58,7 @@ class Hot(NamedTuple):
     cw_pairs: tuple | None  # per model (positive, negative) class weight, or None
     gen: list  # [count]: odd while a call changes the model (the estimator's training_state)
     n_threads: int = 1  # > 1: one-vs-rest models of big enough chunks train concurrently
+    shard_rows: int = sys.maxsize  # chunks of this many rows go to the general path (shards)
 
 
 class HotPath:
@@ -94,6 +97,12 @@ class HotPath:
             # the general path sums such batches on threads (block sums); the guarded
             # kernels are serial: one path for these options keeps one result
             return None
+        shard_rows = sys.maxsize
+        if problem.n_threads > 1 and len(self._lins) == 1 and problem.path != PATH_BATCH:
+            # per-sample chunks this big train as shards on threads (_driver.shard_epoch)
+            shard_rows = max(
+                2 * problem.n_threads, -(-SHARD_MIN_ENTRIES // max(1, self.n_features_in_))
+            )
         hot = Hot(
             n_features=self.n_features_in_,
             models=tuple((lin, lin.arena, lin.loss_curve) for lin in self._lins),
@@ -107,6 +116,7 @@ class HotPath:
             cw_pairs=cw_pairs,
             gen=gen,
             n_threads=problem.n_threads if len(self._lins) > 1 else 1,
+            shard_rows=shard_rows,
         )
         attrs["_hot"] = hot
         return hot
@@ -139,6 +149,7 @@ class HotPath:
         dtype = X.dtype
         if (
             n == 0
+            or n >= hot.shard_rows
             or d != hot.n_features
             or y.shape[0] != n
             or not X.flags.c_contiguous

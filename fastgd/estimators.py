@@ -361,6 +361,12 @@ class _BaseSGD(HotPath, BaseEstimator):
         def prepare(k):
             orders[k] = permutation(rng, rows)
 
+        # one-vs-rest per-sample models: the classes train on threads (bit-identical to
+        # n_jobs=1), each model's epochs serial -- not also as shards (_driver.shard_epoch)
+        model_problem = problem
+        if n_models > 1 and problem.path != "batch" and problem.n_threads > 1:
+            model_problem = dataclasses.replace(problem, n_threads=1)
+
         def train(k, stop):
             score = None
             if val_rows is not None:
@@ -375,7 +381,7 @@ class _BaseSGD(HotPath, BaseEstimator):
                 sw if factor is None else sw * factor,
                 order,
                 lins[k],
-                problem,
+                model_problem,
                 max_iter=max_iter,
                 tol=tol,
                 n_iter_no_change=n_iter_no_change,

@@ -5,8 +5,6 @@ implementation (a GPU kernel, a port, a new optimizer) against steps whose every
 formula is written out here:
 
 >>> import numpy as np
-
-from . import options
 >>> from fastgd import reference
 >>> X = np.array([[1.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
 >>> y = X @ np.array([1.5, 1.5]) + 0.1
@@ -470,7 +468,57 @@ def batch_epoch(X, y, sw, order, params, state, counters, cfg: Config, block_row
     return sumloss, sumobj, -1
 
 
-def run_epoch(X, y, sw, order, params, state, counters, cfg: Config, block_rows=None):
+def shard_epoch(X, y, sw, order, params, state, counters, cfg: Config, n_shards: int):
+    """Per-sample SGD on ``n_shards`` shards, averaged once: the twin of a per-sample
+    epoch with ``n_jobs > 1`` (local SGD, "one-shot" parameter averaging).
+
+    The rows ``order`` (``m`` of them) are cut into consecutive shards
+    ``S_s = order[s m // n_shards : (s + 1) m // n_shards]``. Each shard runs
+    :func:`sgd_epoch_per_sample` on its own copy of the epoch's start ``(params, state,
+    counters)``; then, with ``W_s = sum_{r in S_s} sw_r`` (its row count when every
+    weight is 1; plain means if every ``W_s`` is 0)::
+
+        params <- sum_s W_s params_s / sum_s W_s        (shards in order)
+        state  <- sum_s W_s state_s  / sum_s W_s        (every row: moments, average, q)
+        counters <- counters of the first shard with the largest t (the most steps)
+
+    Returns the sums of the shards' ``(sumloss, sumobj)`` and ``bad``: -1, or the
+    position in ``order`` of the first non-finite prediction (shards in order; every
+    shard runs to its end or its own first bad row).
+    """
+    m = order.shape[0]
+    bounds = [s * m // n_shards for s in range(n_shards + 1)]
+    outs, models = [], []
+    for s in range(n_shards):
+        p, st, c = params.copy(), state.copy(), counters.copy()
+        part = order[bounds[s] : bounds[s + 1]]
+        outs.append(sgd_epoch_per_sample(X, y, sw, part, p, st, c, cfg))
+        models.append((p, st, c, float(np.sum(sw[part]))))
+    sumloss = sumobj = 0.0
+    bad = -1
+    for s, (sl, so, b) in enumerate(outs):
+        sumloss += sl
+        sumobj += so
+        if b >= 0 and bad < 0:
+            bad = bounds[s] + b
+    if bad >= 0:
+        return sumloss, sumobj, bad
+    weights = [w for *_, w in models]
+    if sum(weights) <= 0.0:
+        weights = [1.0] * n_shards
+    for target, which in ((params, 0), (state, 1)):
+        num = np.zeros_like(target)
+        den = 0.0
+        for s in range(n_shards):
+            num = num + weights[s] * models[s][which]
+            den += weights[s]
+        target[...] = num / den
+    most = int(np.argmax([c[SC_T] for _, _, c, _ in models]))
+    counters[:] = models[most][2]
+    return sumloss, sumobj, -1
+
+
+def run_epoch(X, y, sw, order, params, state, counters, cfg: Config, block_rows=None, shards=None):
     """One epoch over ``X[order]``; the twin of ``fastgd._kernels.run_epoch``.
 
     Parameters
@@ -486,6 +534,9 @@ def run_epoch(X, y, sw, order, params, state, counters, cfg: Config, block_rows=
     block_rows : int, optional
         Batch epochs: sum each batch's gradient by blocks of this many rows, as the
         multi-core kernel does (:func:`batch_epoch`).
+    shards : int, optional
+        Per-sample epochs: train this many shards and average them, as a fit with
+        ``n_jobs > 1`` does (:func:`shard_epoch`).
 
     Returns
     -------
@@ -499,6 +550,8 @@ def run_epoch(X, y, sw, order, params, state, counters, cfg: Config, block_rows=
         stopped there; ``params`` may be half-updated).
     """
     if cfg.batch_size == 1 and cfg.optimizer == "sgd":
+        if shards is not None and shards > 1:
+            return shard_epoch(X, y, sw, order, params, state, counters, cfg, shards)
         return sgd_epoch_per_sample(X, y, sw, order, params, state, counters, cfg)
     return batch_epoch(X, y, sw, order, params, state, counters, cfg, block_rows)
 
