@@ -6,7 +6,7 @@ optimizer moments, the step counter, Tsuruoka's L1 accumulators (``u``, ``q``),
 the averaging state, the adaptive learning rate, the shuffling RNG's state and
 the rows waiting in the mini-batch buffer -- plus the constructor parameters.
 
-Format (version 2): a zip archive of ``.npy`` members, as ``numpy.savez`` writes it
+Format (version 3): a zip archive of ``.npy`` members, as ``numpy.savez`` writes it
 (uncompressed). ``__meta__`` is a JSON document (format name, version, estimator
 class, parameters, scalar attributes and RNG state); the other members are plain
 numeric or string arrays: per linear model ``lin{k}_params`` (d+1,),
@@ -17,8 +17,13 @@ numeric or string arrays: per linear model ``lin{k}_params`` (d+1,),
 array (name, dtype, shape, bytes) and ``meta_sha256`` over the JSON itself (all of it
 but the two digests, canonically serialised).
 
-Version 1 files (fastgd before the metadata digest) have the same members and only the
-array digest; they are still read.
+Version 3 adds two optional metadata fields: ``target_name`` (the name of the column the
+model was trained to predict, as ``fastgd fit`` records it) and ``classes_dtype``
+(``"object"`` when ``classes_`` was an object array -- string labels from pandas, a
+categorical, Python ints -- stored as a plain string, boolean, integer or float member and
+turned back into an object array on reading). A file that needs neither is written as
+version 2, which earlier fastgd releases read. Version 1 files (fastgd before the metadata
+digest) have the same members as version 2 and only the array digest; both are still read.
 
 The file is untrusted input. Reading never executes code and never unpickles; before
 any member is inflated, its declared size (the zip entry's and its ``.npy`` header's)
@@ -52,7 +57,7 @@ import numpy as np
 from . import _layout as C
 
 FORMAT = "fastgd-checkpoint"
-VERSION = 2
+VERSION = 3  # the newest format this module reads; write() uses the oldest that fits
 
 MAX_META_BYTES = 16 << 20  # the JSON member (UTF-32 in the .npy: 4 bytes a character)
 MAX_INFLATED = 64 << 20  # bytes all compressed members may inflate to together
@@ -86,7 +91,13 @@ _META_KEYS = {
     "rng",
     "sha256",
 }
-_OPTIONAL_META_KEYS = {1: {"optimizer"}, 2: set()}
+# keys a version may hold beyond _META_KEYS, and the ones of those it may leave out
+_EXTRA_META_KEYS = {
+    1: set(),
+    2: {"meta_sha256"},
+    3: {"meta_sha256", "target_name", "classes_dtype"},
+}
+_OPTIONAL_META_KEYS = {1: {"optimizer"}, 2: set(), 3: {"target_name", "classes_dtype"}}
 _DIGEST_KEYS = ("sha256", "meta_sha256")
 
 
@@ -154,14 +165,75 @@ def _seal(meta: dict, arrays: dict) -> dict:
     return meta
 
 
+_LABEL_FIX = (
+    "a checkpoint stores labels that are all strings, all booleans, all integers or all "
+    "floats (it never pickles); convert y before fitting, e.g. y.astype(str)"
+)
+
+
+def _label_kind(value) -> str | None:
+    """``'U'``, ``'b'``, ``'i'`` or ``'f'`` for a label a checkpoint can store, else None."""
+    if isinstance(value, str):
+        return "U"
+    if isinstance(value, (bool, np.bool_)):
+        return "b"
+    if isinstance(value, (numbers.Integral, np.integer)):
+        return "i"
+    if isinstance(value, (float, np.floating)):
+        return "f"
+    return None
+
+
 def _string_array(values, name):
+    """``values`` as a plain array a checkpoint can hold; ValueError saying why not."""
     arr = np.asarray(values)
+    if arr.dtype.kind == "O":
+        return _object_labels(arr, name)
     if arr.dtype.kind not in "biufU":
         raise ValueError(
-            f"{name} of dtype {arr.dtype} cannot be stored without pickle; use numeric or "
-            "string labels."
+            f"{name} of dtype {arr.dtype} cannot be stored in a checkpoint: {_LABEL_FIX}."
         )
     return arr
+
+
+def _object_labels(arr: np.ndarray, name: str) -> np.ndarray:
+    """An object array of labels of one kind as a string / bool / int64 / float64 array."""
+    kinds = {}
+    for value in arr.ravel().tolist():
+        kind = _label_kind(value)
+        if kind is None:
+            raise ValueError(
+                f"{name} holds {value!r:.60} of type {type(value).__name__}, which cannot be "
+                f"stored in a checkpoint: {_LABEL_FIX}."
+            )
+        kinds.setdefault(kind, type(value).__name__)
+    if len(kinds) > 1:
+        raise ValueError(
+            f"{name} mixes labels of types {', '.join(sorted(kinds.values()))}, which cannot be "
+            f"stored in a checkpoint: {_LABEL_FIX}."
+        )
+    kind = next(iter(kinds), "U")
+    items = arr.tolist()
+    if kind == "U":
+        return np.array(items, dtype=str).reshape(arr.shape)
+    if kind == "b":
+        return np.array(items, dtype=bool).reshape(arr.shape)
+    if kind == "i":
+        try:
+            return np.array(items, dtype=np.int64).reshape(arr.shape)
+        except OverflowError:
+            raise ValueError(
+                f"{name} holds integers beyond int64, which cannot be stored in a checkpoint: "
+                f"{_LABEL_FIX}."
+            ) from None
+    return np.array(items, dtype=np.float64).reshape(arr.shape)
+
+
+def _as_object(arr: np.ndarray) -> np.ndarray:
+    """A stored label array back as the object array (of Python values) it was saved from."""
+    out = np.empty(arr.shape, dtype=object)
+    out[...] = arr.tolist() if arr.ndim else arr.item()
+    return out
 
 
 def _umask_mode() -> int | None:
@@ -191,7 +263,16 @@ def write(path, state: dict) -> Path:
     path : path-like
         The checkpoint to write (replaced if it exists).
     state : dict
-        ``estimator.training_state()``.
+        ``estimator.training_state()``, optionally with ``target_name`` (str: the name
+        of the column the model predicts; ``fastgd fit`` records it). Object ``classes``
+        (pandas string or categorical labels, Python ints) are stored as a plain array
+        of their one kind of value and read back as an object array.
+
+    Raises
+    ------
+    ValueError
+        ``classes`` hold values other than strings, booleans, integers (int64) or
+        floats, or mix them (nothing is written).
 
     Returns
     -------
@@ -204,8 +285,18 @@ def write(path, state: dict) -> Path:
         arrays[f"lin{k}_state"] = model["state"]
         arrays[f"lin{k}_counters"] = model["counters"]
         arrays[f"lin{k}_curve"] = np.asarray(model["loss_curve"], dtype=np.float64)
+    extra = {}
     if state.get("classes") is not None:
         arrays["classes"] = _string_array(state["classes"], "classes_")
+        if np.asarray(state["classes"]).dtype.kind == "O":
+            extra["classes_dtype"] = "object"
+    target_name = state.get("target_name")
+    if target_name is not None:
+        if not isinstance(target_name, str):
+            raise TypeError(
+                f"target_name must be a string (a column name), got {type(target_name).__name__}."
+            )
+        extra["target_name"] = target_name
     if state.get("feature_names_in") is not None:
         arrays["feature_names_in"] = _string_array(
             np.asarray(state["feature_names_in"]).astype(str), "feature_names_in_"
@@ -224,7 +315,7 @@ def write(path, state: dict) -> Path:
         raise ValueError(f"cannot save the state of bit generator {rng.get('bit_generator')!r}.")
     meta = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": 3 if extra else 2,
         "estimator": state["estimator"],
         "params": {k: _encode_param(k, v) for k, v in state["params"].items()},
         "n_models": len(state["models"]),
@@ -232,6 +323,7 @@ def write(path, state: dict) -> Path:
         "n_iter": int(state["n_iter"]),
         "optimizer": state["optimizer"],
         "rng": rng,
+        **extra,
     }
     _seal(meta, arrays)
     path = Path(path)
@@ -440,7 +532,7 @@ def _check_meta(meta, n_entries: int) -> dict:
             f"was written by checkpoint format version {version}; this fastgd reads "
             f"version {VERSION} and older. Upgrade fastgd"
         )
-    keys = _META_KEYS | ({"meta_sha256"} if version >= 2 else set())
+    keys = _META_KEYS | _EXTRA_META_KEYS[version]
     unknown = set(meta) - keys
     missing = keys - _OPTIONAL_META_KEYS[version] - set(meta)
     if unknown or missing:
@@ -464,6 +556,11 @@ def _check_meta(meta, n_entries: int) -> dict:
     optimizer = meta.get("optimizer")
     if not (optimizer is None or isinstance(optimizer, str)):
         raise _Refused(f"checkpoint metadata names the optimizer {optimizer!r:.80}")
+    target_name = meta.get("target_name")
+    if not (target_name is None or (isinstance(target_name, str) and len(target_name) <= 10_000)):
+        raise _Refused(f"checkpoint metadata has the target name {target_name!r:.80}")
+    if meta.get("classes_dtype", "object") != "object":
+        raise _Refused(f"checkpoint metadata has classes_dtype {meta['classes_dtype']!r:.80}")
     return {
         "version": version,
         "n_models": _int(meta["n_models"], "n_models", 1, max(1, n_entries // 4)),
@@ -569,8 +666,10 @@ def read(path) -> dict:
     dict
         The ``training_state()`` it was written from: ``estimator``, ``params``,
         ``n_features_in``, ``n_iter``, ``optimizer``, ``models`` (per model ``params``,
-        ``state``, ``counters``, ``loss_curve``), ``rng``, ``pending``, ``classes`` and
-        ``feature_names_in``; every array of the shape the metadata implies.
+        ``state``, ``counters``, ``loss_curve``), ``rng``, ``pending``, ``classes`` (an
+        object array again where it was saved from one), ``feature_names_in`` and
+        ``target_name`` (None unless recorded); every array of the shape the metadata
+        implies.
 
     Raises
     ------
@@ -665,6 +764,11 @@ def _read_archive(zf: zipfile.ZipFile, archive_size: int) -> dict:
     params = {}
     for key, value in raw_meta["params"].items():
         params[key] = _decode_param(value, key)
+    classes = arrays.get("classes")
+    if raw_meta.get("classes_dtype") == "object":
+        if classes is None:
+            raise _Refused("checkpoint metadata declares object classes but has no classes")
+        classes = _as_object(classes)
     pending = None
     if "pending_X" in arrays:
         pending = (arrays["pending_X"], arrays["pending_Y"], arrays["pending_sw"])
@@ -691,8 +795,9 @@ def _read_archive(zf: zipfile.ZipFile, archive_size: int) -> dict:
         ],
         "rng": rng,
         "pending": pending,
-        "classes": arrays.get("classes"),
+        "classes": classes,
         "feature_names_in": arrays.get("feature_names_in"),
+        "target_name": raw_meta.get("target_name"),
     }
 
 

@@ -7,7 +7,11 @@ interrupt safety. The readers :func:`read_npy`, :func:`read_csv`,
 :func:`read_parquet`, :func:`read_svmlight` (svmlight / libsvm text files, as
 ``scipy.sparse`` CSR chunks) and :func:`read_path` turn files (or a directory of
 chunk files) into such chunks, holding one chunk (plus one reader block) in memory
-whatever the file size.
+whatever the file size. CSV and Parquet are read through ``pyarrow.dataset``:
+directories recursively, ``key=value`` directories as hive partition columns, only
+the selected columns (``features=``, ``target=``, ``drop=``), compressed CSV
+(``.csv.gz``, ``.csv.bz2``, ``.csv.zst``); the readers' ``feature_names`` go into the
+model's ``feature_names_in_`` and, with the target's name, into its checkpoints.
 
 Because ``partial_fit`` is chunk-invariant, streaming a data set through
 :func:`fit_stream` with ``shuffle=False`` gives, bit for bit, the model that one
@@ -229,16 +233,26 @@ def _position_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name + _POSITION_SUFFIX)
 
 
-def _save_checkpoint(estimator, checkpoint: Path, position: int, chunks: int) -> bool:
+def _save_checkpoint(
+    estimator, checkpoint: Path, position: int, chunks: int, names: dict | None = None
+) -> bool:
     """Save the estimator (atomically, by ``estimator.save``) and its stream position.
 
+    ``names``: ``feature_names_in`` and ``target_name`` of the stream's columns, written
+    into the checkpoint with the estimator's state (:func:`fastgd.checkpoint.write`).
     The position goes to ``<checkpoint>.stream.json`` (also written atomically) with
     the estimator's ``t_`` and buffered rows, so that :func:`stream_position` can tell
     when the two files do not belong together. Returns False for an unfitted estimator.
     """
     if not hasattr(estimator, "coef_"):
         return False
-    estimator.save(checkpoint)
+    names = {k: v for k, v in (names or {}).items() if v is not None}
+    if names and callable(getattr(estimator, "training_state", None)):
+        from . import checkpoint as _checkpoint
+
+        _checkpoint.write(checkpoint, {**estimator.training_state(), **names})
+    else:
+        estimator.save(checkpoint)
     record = {
         "rows": int(position),
         "chunks": int(chunks),
@@ -335,6 +349,11 @@ def _unpack(chunk, index: int):
             "(X, y, sample_weight) tuples."
         )
     X, y = chunk[0], chunk[1]
+    if y is None:
+        raise TypeError(
+            f"chunk {index} has no target (y is None): fit_stream learns (X, y) chunks; read "
+            "the data with its target column (target=...)."
+        )
     sw = chunk[2] if len(chunk) == 3 else None
     return X, y, sw
 
@@ -366,8 +385,12 @@ def fit_stream(
         path), dense or a ``scipy.sparse`` CSR matrix (as :func:`read_svmlight`
         yields; passed to ``partial_fit`` unchanged, so the estimator must take it),
         y of shape (n_rows,), sample_weight of shape (n_rows,). Chunk sizes
-        may vary, and so may the kind of X from one chunk to the next. A generator is consumed once; readers of this module can be
-        iterated again.
+        may vary, and so may the kind of X from one chunk to the next. A generator is
+        consumed once; readers of this module can be iterated again. Where ``chunks``
+        has ``feature_names`` (the readers of this module, for named columns), the
+        trained estimator gets them as ``feature_names_in_`` (an estimator that
+        already has names must have these: ValueError before anything is learned),
+        and checkpoints record them with ``target_name``.
     classes : array-like of shape (n_classes,), optional
         All class labels; required for an unfitted classifier (passed on to
         ``partial_fit``).
@@ -433,6 +456,7 @@ def fit_stream(
     ck_path = None if checkpoint is None else Path(checkpoint)
     if total_rows is None:
         total_rows = getattr(chunks, "total_rows", None)
+    names, held = _stream_names(estimator, chunks)
     is_clf = _is_classifier(estimator)
     score_name = "accuracy" if is_clf else "r2"
     report = StreamReport(score_name=score_name, position=int(skip_rows))
@@ -457,6 +481,9 @@ def fit_stream(
     source = iter(chunks)
     if skip_rows:
         source = _skip_rows(source, skip_rows)
+    saving = False  # a checkpoint is being written (its failure is not an interruption)
+    if held is not None:  # the chunks are plain arrays: learned without the names' checks
+        del estimator.feature_names_in_
     try:
         index = 0
         while True:
@@ -501,31 +528,45 @@ def fit_stream(
                 (checkpoint_every and since_ck_chunks >= checkpoint_every)
                 or (checkpoint_every_rows and since_ck_rows >= checkpoint_every_rows)
             ):
+                saving = True
                 report.checkpoints += _save_checkpoint(
-                    estimator, ck_path, report.position, report.chunks
+                    estimator, ck_path, report.position, report.chunks, names
                 )
+                saving = False
                 since_ck_chunks = since_ck_rows = 0
         if flush and hasattr(estimator, "flush") and getattr(estimator, "n_pending_", 0):
             report.flushed_rows = int(estimator.n_pending_)
             estimator.flush()
         if ck_path is not None:
+            saving = True
             report.checkpoints += _save_checkpoint(
-                estimator, ck_path, report.position, report.chunks
+                estimator, ck_path, report.position, report.chunks, names
             )
+            saving = False
     except BaseException as exc:
         if in_flight is not None and in_flight[0] and _signature(estimator) != in_flight[3]:
             _account(report, history, *in_flight[:3])  # applied, not yet accounted
         _finish(report, history, t0)
         from ._driver import DivergenceError
 
-        if ck_path is not None and not isinstance(exc, DivergenceError):
+        if saving and isinstance(exc, (ValueError, TypeError)):
+            # the checkpoint itself failed (not an interruption): say so, once
+            failed = type(exc)(
+                f"{ck_path}: could not write the checkpoint at row {report.position} of the "
+                f"stream ({exc}); the model stands there, unchanged by the failed save."
+            )
+            failed.stream_report = report
+            raise failed from exc
+        if ck_path is not None and not saving and not isinstance(exc, DivergenceError):
             try:
                 report.checkpoints += _save_checkpoint(
-                    estimator, ck_path, report.position, report.chunks
+                    estimator, ck_path, report.position, report.chunks, names
                 )
             except Exception as save_exc:  # never hide the original error
+                what = "the interruption" if isinstance(exc, KeyboardInterrupt) else "the error"
                 print(
-                    f"fastgd.stream: could not save the checkpoint on interrupt: {save_exc}",
+                    f"fastgd.stream: could not save the checkpoint after {what} "
+                    f"({type(exc).__name__}): {save_exc}",
                     file=sys.stderr,
                 )
         try:
@@ -536,8 +577,52 @@ def fit_stream(
     finally:
         if bar is not None:
             bar.close()
+        _restore_names(estimator, names, held)
     _finish(report, history, t0)
     return report
+
+
+def _stream_names(estimator, chunks) -> tuple[dict, object]:
+    """The stream's column names (a reader's ``feature_names`` / ``target_name``), checked
+    against the names the estimator was trained on; and those names, if it has any.
+
+    Raises ValueError (before anything is learned) when both name the columns and differ.
+    """
+    feature_names = getattr(chunks, "feature_names", None)
+    names = {
+        "feature_names_in": None
+        if feature_names is None
+        else np.asarray([str(n) for n in feature_names], dtype=object),
+        "target_name": getattr(chunks, "target_name", None),
+    }
+    held = getattr(estimator, "__dict__", {}).get("feature_names_in_")
+    new = names["feature_names_in"]
+    if new is None:
+        return names, None  # chunks that name nothing: the estimator checks them itself
+    if held is not None and not np.array_equal(np.asarray(held, dtype=object), new):
+        raise ValueError(
+            f"the stream's feature columns {list(new)} are not the ones "
+            f"{type(estimator).__name__} was trained on ({list(held)}); read the data with "
+            "those columns (features=, --features)."
+        )
+    n_in = getattr(estimator, "n_features_in_", None)
+    if n_in is not None and n_in != len(new):
+        raise ValueError(
+            f"the stream has {len(new)} feature columns ({list(new)}), but "
+            f"{type(estimator).__name__} was trained on {n_in}."
+        )
+    return names, held
+
+
+def _restore_names(estimator, names: dict, held) -> None:
+    """Give the trained estimator the stream's feature names (``feature_names_in_``)."""
+    new = names["feature_names_in"]
+    if new is None:
+        return
+    if getattr(estimator, "n_features_in_", None) == len(new):
+        estimator.feature_names_in_ = new
+    elif held is not None:
+        estimator.feature_names_in_ = held
 
 
 def _signature(estimator) -> tuple:
@@ -569,9 +654,23 @@ class ChunkReader:
     path : Path
         The file or directory.
     chunk_rows : int
-        Rows per chunk (the last chunk of a file may be shorter).
+        Rows per chunk (the last chunk of a file, or of a run of files of one format in
+        a directory, may be shorter).
     total_rows : int or None
         Rows in the file(s) when known without reading them (.npy, Parquet), else None.
+    feature_names : list of str or None
+        Names of X's columns, in order, where the data names them (a CSV header, Parquet
+        columns, hive partition keys); None for ``.npy`` files, CSV files without a
+        header and svmlight files. :func:`fit_stream` carries them into the model's
+        ``feature_names_in_``.
+    target_name : str or None
+        Name of the target column where the data names it.
+    feature_columns : list of str or None
+        X's columns as names or, where the data has none, as column indices (``"0"``,
+        ``"1"``, ...); None for svmlight files (sparse columns).
+    target_column : str or None
+        The target column, as a name or index; None when no target is read
+        (``target=None``: the chunks are ``(X, None)``).
     """
 
     def __init__(
@@ -580,20 +679,41 @@ class ChunkReader:
         chunk_rows: int,
         total_rows: int | None,
         factory: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+        *,
+        feature_names: list[str] | None = None,
+        target_name: str | None = None,
+        feature_columns: list[str] | None = None,
+        target_column: str | None = None,
+        counted: Callable[[int], Iterator[tuple]] | None = None,
     ):
         self.path = path
         self.chunk_rows = chunk_rows
         self.total_rows = total_rows
+        self.feature_names = None if feature_names is None else list(feature_names)
+        self.target_name = target_name
+        self.feature_columns = None if feature_columns is None else list(feature_columns)
+        self.target_column = target_column
         self._factory = factory
+        # the chunks with errors counting rows from ``start_row`` (a reader inside a
+        # directory's stream is told how many rows came before it)
+        self._counted = counted
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return self._factory()
+
+    def _iter_from(self, start_row: int) -> Iterator[tuple]:
+        return self._factory() if self._counted is None else self._counted(start_row)
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({str(self.path)!r}, chunk_rows={self.chunk_rows}, "
             f"total_rows={self.total_rows})"
         )
+
+
+def _counted_reader(path, chunk_rows, total, chunks, **names) -> ChunkReader:
+    """A :class:`ChunkReader` of ``chunks(start_row)``; iterating it starts at row 0."""
+    return ChunkReader(path, chunk_rows, total, lambda: chunks(0), counted=chunks, **names)
 
 
 def _check_chunk_rows(chunk_rows) -> int:
@@ -606,26 +726,94 @@ def _check_chunk_rows(chunk_rows) -> int:
     return int(chunk_rows)
 
 
+def _column_index(col, names: list[str], path, what: str) -> int:
+    """Index of column ``col`` (a name, or an index counting from the end if negative)."""
+    n = len(names)
+    if isinstance(col, (int, np.integer)) and not isinstance(col, bool):
+        if not -n <= col < n:
+            raise ValueError(f"{path}: {what} column {col} is out of range for {n} columns.")
+        return int(col) % n
+    if isinstance(col, str):
+        if col in names:
+            return names.index(col)
+        raise ValueError(f"{path}: no column named {col!r}; columns are {names}.")
+    raise TypeError(f"{what} must be a column name or index, got {col!r}.")
+
+
 def _resolve_target(target, names: list[str], path) -> int:
     """Column index of ``target`` (a name, or an index counting from the end if negative)."""
-    n = len(names)
-    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        if not -n <= target < n:
-            raise ValueError(f"{path}: target column {target} is out of range for {n} columns.")
-        return int(target) % n
-    if isinstance(target, str):
-        if target in names:
-            return names.index(target)
-        raise ValueError(f"{path}: no column named {target!r}; columns are {names}.")
-    raise TypeError(f"target must be a column name or index, got {target!r}.")
+    return _column_index(target, names, path, "target")
 
 
-def _split(block: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """(X, y) copies of a 2-D block: X C-contiguous without column ``t``, y float64."""
-    y = np.array(block[:, t], dtype=np.float64)
-    X = np.delete(block, t, axis=1)  # always a new C-contiguous array
+def _column_list(value, what: str) -> list:
+    if isinstance(value, (str, int, np.integer)) and not isinstance(value, bool):
+        return [value]
+    try:
+        items = list(value)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a list of column names or indices, got {value!r:.80}."
+        ) from None
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int, np.integer)):
+            raise TypeError(f"{what} must hold column names or indices, got {item!r:.80}.")
+    return items
+
+
+def _select_columns(names: list[str], target, features, drop, path) -> tuple[int | None, list[int]]:
+    """``(target index or None, feature indices)`` of ``names`` for the readers' arguments.
+
+    ``features`` (names or indices, in the order X gets them) or ``drop`` (columns
+    left out); by default every column but the target is a feature.
+    """
+    t = None if target is None else _column_index(target, names, path, "target")
+    if features is not None and drop is not None:
+        raise ValueError(
+            "give the feature columns (features=, --features) or the columns to leave out "
+            "(drop=, --drop), not both."
+        )
+    if features is not None:
+        idx = [_column_index(c, names, path, "feature") for c in _column_list(features, "features")]
+        if not idx:
+            raise ValueError(f"{path}: features= selects no column; columns are {names}.")
+        seen = set()
+        for j in idx:
+            if j in seen:
+                raise ValueError(f"{path}: features= names column {names[j]!r} twice.")
+            seen.add(j)
+        if t is not None and t in seen:
+            raise ValueError(
+                f"{path}: column {names[t]!r} is the target; it cannot also be a feature."
+            )
+        return t, idx
+    dropped = set()
+    if drop is not None:
+        dropped = {_column_index(c, names, path, "drop") for c in _column_list(drop, "drop")}
+    if t is not None and t in dropped:
+        raise ValueError(f"{path}: drop= names the target column {names[t]!r}.")
+    idx = [j for j in range(len(names)) if j != t and j not in dropped]
+    if not idx:
+        raise ValueError(f"{path}: no feature columns are left (columns: {names}).")
+    return t, idx
+
+
+def _column_names(names: list[str], t: int | None, idx: list[int], named: bool) -> dict:
+    """The naming attributes of a :class:`ChunkReader` for these selected columns."""
+    return {
+        "feature_names": [names[j] for j in idx] if named else None,
+        "target_name": names[t] if named and t is not None else None,
+        "feature_columns": [names[j] for j in idx],
+        "target_column": None if t is None else names[t],
+    }
+
+
+def _take(block: np.ndarray, idx: list[int], t: int | None):
+    """(X, y) copies of a 2-D block: X its columns ``idx`` (C-contiguous), y column ``t``."""
+    X = block[:, idx] if idx != list(range(block.shape[1])) else np.array(block, order="C")
+    X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
+    y = None if t is None else np.array(block[:, t], dtype=np.float64)
     return X, y
 
 
@@ -633,8 +821,10 @@ def read_npy(
     path_X: str | os.PathLike,
     path_y: str | os.PathLike | None = None,
     *,
-    target_column: int = -1,
+    target_column: int | None = -1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    features=None,
+    drop=None,
 ) -> ChunkReader:
     """Chunks of a ``.npy`` file, memory-mapped: only the rows being read are in memory.
 
@@ -645,10 +835,16 @@ def read_npy(
         ``path_y`` it holds the features and the target column.
     path_y : path-like, optional
         1-D ``.npy`` array of shape (n_rows,): the target.
-    target_column : int, default=-1
-        Index of the target column in ``path_X`` when ``path_y`` is not given.
+    target_column : int or None, default=-1
+        Index of the target column in ``path_X`` when ``path_y`` is not given. None:
+        no target (the chunks are ``(X, None)``, for prediction).
     chunk_rows : int, default=10000
         Rows per chunk.
+    features : list of int, optional
+        The columns of ``path_X`` that make X, in this order (default: all but the
+        target).
+    drop : list of int, optional
+        Columns left out of X (instead of ``features``).
 
     Returns
     -------
@@ -661,9 +857,10 @@ def read_npy(
     chunk_rows = _check_chunk_rows(chunk_rows)
     path_X = Path(path_X)
     mm = np.load(path_X, mmap_mode="r", allow_pickle=False)
-    if mm.ndim != 2 or (path_y is None and mm.shape[1] < 2):
+    with_target = path_y is None and target_column is not None
+    if mm.ndim != 2 or (with_target and mm.shape[1] < 2):
         raise ValueError(
-            f"{path_X}: expected a 2-D array (rows x columns{'' if path_y else ', target included'}), "
+            f"{path_X}: expected a 2-D array (rows x columns{', target included' if with_target else ''}), "
             f"got shape {mm.shape}."
         )
     if mm.dtype.kind not in "biuf":
@@ -674,10 +871,14 @@ def read_npy(
     n_rows, n_cols = mm.shape
     row_bytes = max(1, mm.itemsize * n_cols)
     del mm
-    t = None
-    if path_y is None:
-        t = _resolve_target(target_column, [str(i) for i in range(n_cols)], path_X)
-    else:
+    labels = [str(i) for i in range(n_cols)]
+    for value in (features, drop):
+        if value is not None and any(isinstance(c, str) for c in _column_list(value, "features")):
+            raise ValueError(f"{path_X}: .npy columns have no names; give the columns as indices.")
+    t, idx = _select_columns(
+        labels, target_column if path_y is None else None, features, drop, path_X
+    )
+    if path_y is not None:
         path_y = Path(path_y)
         my = np.load(path_y, mmap_mode="r", allow_pickle=False)
         if my.ndim != 1 or my.shape[0] != n_rows:
@@ -700,27 +901,34 @@ def read_npy(
                 mx = np.load(path_X, mmap_mode="r", allow_pickle=False)
                 my = None if path_y is None else np.load(path_y, mmap_mode="r", allow_pickle=False)
                 mapped_from = start
-            if t is not None:
-                X, y = _split(mx[start:stop], t)
-            else:
-                X = np.array(mx[start:stop], order="C")
-                if X.dtype not in (np.float32, np.float64):
-                    X = X.astype(np.float64)
+            X, y = _take(mx[start:stop], idx, t)
+            if my is not None:
                 y = np.array(my[start:stop], dtype=np.float64)
             yield X, y
         mx = my = None
 
-    return ChunkReader(path_X, chunk_rows, n_rows, chunks)
+    names = _column_names(labels, t, idx, named=False)
+    if path_y is not None:
+        names["target_column"] = str(path_y)
+    return ChunkReader(path_X, chunk_rows, n_rows, chunks, **names)
 
 
 class _Rechunker:
-    """Collect column blocks of any length into (X, y) chunks of exactly ``chunk_rows``."""
+    """Collect blocks of any length into (X, y) chunks of exactly ``chunk_rows``.
 
-    def __init__(self, chunk_rows: int, t: int):
+    A block holds the selected feature columns, then (``has_target``) the target.
+    """
+
+    def __init__(self, chunk_rows: int, has_target: bool):
         self.chunk_rows = chunk_rows
-        self.t = t
+        self.has_target = has_target
         self.pieces: list[np.ndarray] = []
         self.count = 0
+
+    def _split(self, block: np.ndarray):
+        if not self.has_target:
+            return np.ascontiguousarray(block), None
+        return np.ascontiguousarray(block[:, :-1]), np.array(block[:, -1])
 
     def add(self, block: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         self.pieces.append(block)
@@ -730,7 +938,7 @@ class _Rechunker:
         data = np.concatenate(self.pieces) if len(self.pieces) > 1 else self.pieces[0]
         full = (data.shape[0] // self.chunk_rows) * self.chunk_rows
         for start in range(0, full, self.chunk_rows):
-            yield _split(data[start : start + self.chunk_rows], self.t)
+            yield self._split(data[start : start + self.chunk_rows])
         rest = data[full:]
         self.pieces = [rest.copy()] if rest.shape[0] else []
         self.count = rest.shape[0]
@@ -739,7 +947,7 @@ class _Rechunker:
         if self.count:
             data = np.concatenate(self.pieces)
             self.pieces, self.count = [], 0
-            yield _split(data, self.t)
+            yield self._split(data)
 
 
 def _import_pyarrow(what: str):
@@ -755,6 +963,70 @@ def _import_pyarrow(what: str):
     return pyarrow
 
 
+def _have_pyarrow() -> bool:
+    try:
+        import pyarrow.dataset  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+#: Compression suffixes of CSV files (``data.csv.gz``), by codec.
+CSV_COMPRESSION = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
+
+
+def _compression(path: Path) -> str | None:
+    return CSV_COMPRESSION.get(path.suffix.lower())
+
+
+def _file_kind(path: Path) -> str | None:
+    """``'csv'``, ``'parquet'``, ``'npy'`` or ``'svmlight'`` by the name; None if unknown."""
+    name = path.name.lower()
+    if _compression(path) is not None:
+        name = name[: -len(path.suffix)]
+    if name.endswith(".csv"):
+        return "csv"
+    if _compression(path) is not None:
+        return None
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith(".npy"):
+        return "npy"
+    if name.endswith(SVMLIGHT_SUFFIXES):
+        return "svmlight"
+    return None
+
+
+def _open_text(path: Path):
+    """A text file object of a (possibly compressed) CSV file, for the Python engine."""
+    codec = _compression(path)
+    if codec is None:
+        return path.open(newline="")
+    if codec == "gzip":
+        import gzip
+
+        return gzip.open(path, "rt", newline="")
+    if codec == "bz2":
+        import bz2
+
+        return bz2.open(path, "rt", newline="")
+    if _have_pyarrow():
+        import io
+
+        import pyarrow as pa
+
+        return io.TextIOWrapper(pa.input_stream(str(path), compression=codec), newline="")
+    raise ImportError(
+        f"{path}: reading {codec}-compressed CSV needs pyarrow: pip install 'fastgd[stream]'."
+    )
+
+
+def _first_line(path: Path) -> str | None:
+    with _open_text(path) as fh:
+        line = fh.readline()
+    return line if line else None
+
+
 def _looks_numeric(field_text: str) -> bool:
     try:
         float(field_text)
@@ -765,8 +1037,8 @@ def _looks_numeric(field_text: str) -> bool:
 
 def _csv_layout(path: Path, delimiter: str, header) -> tuple[list[str], bool]:
     """Column names and whether the first line is a header."""
-    with path.open(newline="") as fh:
-        first = next(csv.reader(fh, delimiter=delimiter), None)
+    line = _first_line(path)
+    first = next(csv.reader([line], delimiter=delimiter), None) if line else None
     if first is None:
         raise ValueError(f"{path}: the file is empty.")
     if header == "infer":
@@ -788,24 +1060,40 @@ def _block_to_float(columns: list) -> np.ndarray:
     return block
 
 
+def _column_error(path, name, detail, where: str = "") -> ValueError:
+    return ValueError(
+        f"{path}{where}: column {name!r} is not numeric ({detail}); fastgd trains on numbers "
+        "only: encode it, or leave it out (drop=, --drop)."
+    )
+
+
+def _where(file_row: int, start_row: int) -> str:
+    return f": data row {file_row} of the file (row {start_row + file_row} of the stream, counting from 0)"
+
+
 def read_csv(
     path: str | os.PathLike,
     *,
-    target: int | str = -1,
+    target: int | str | None = -1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str = ",",
     header: str | bool = "infer",
     engine: str = "auto",
+    features=None,
+    drop=None,
 ) -> ChunkReader:
     """Chunks of a CSV file of numbers, read as a stream (bounded memory).
 
     Parameters
     ----------
     path : path-like
-        CSV file: one row per line, every column numeric (empty fields become NaN,
-        which ``partial_fit`` then refuses).
-    target : int or str, default=-1
+        CSV file: one row per line, the columns that are read numeric (empty fields
+        become NaN, which ``partial_fit`` then refuses). Compressed files are read as
+        a stream too, by their suffix: ``.gz`` / ``.gzip``, ``.bz2``, ``.zst`` /
+        ``.zstd``.
+    target : int, str or None, default=-1
         The target column, by index (negative counts from the end) or header name.
+        None: no target (the chunks are ``(X, None)``, for prediction).
     chunk_rows : int, default=10000
         Rows per chunk.
     delimiter : str, default=","
@@ -813,102 +1101,78 @@ def read_csv(
         Whether the first line holds column names; 'infer': it does when one of its
         fields is not a number.
     engine : {'auto', 'pyarrow', 'python'}, default='auto'
-        pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``, blocks of ~4 MB)
-        when installed, else a pure-Python line reader (slower, same result).
+        pyarrow's dataset scanner (``pyarrow.dataset``: only the selected columns are
+        converted) when installed, else a pure-Python line reader (slower, same
+        result).
+    features : list of str or int, optional
+        The columns that make X, by header name or index, in this order (default:
+        every column but the target). Columns not selected are not converted, so they
+        may hold text.
+    drop : list of str or int, optional
+        Columns left out of X (instead of ``features``).
 
     Returns
     -------
     ChunkReader
-        Yields ``(X, y)``: X of shape (chunk_rows, n_columns - 1), C-contiguous
-        float64; y of shape (chunk_rows,), float64.
+        Yields ``(X, y)``: X of shape (chunk_rows, n_features), C-contiguous float64;
+        y of shape (chunk_rows,), float64. ``feature_names`` / ``target_name`` hold
+        the header's names (None without a header).
 
     Raises
     ------
     ValueError
-        A non-numeric column (named in the message), an unknown target, an empty file.
+        A non-numeric value in a selected column (the message names the column and
+        the row, counted from the start of the file and of the stream), an unknown
+        target or feature, an empty file.
     """
     chunk_rows = _check_chunk_rows(chunk_rows)
     path = Path(path)
     if len(delimiter) != 1:
         raise ValueError(f"delimiter must be one character, got {delimiter!r}.")
-    names, has_header = _csv_layout(path, delimiter, header)
-    t = _resolve_target(target, names, path)
     if engine not in ("auto", "pyarrow", "python"):
         raise ValueError(f"engine must be 'auto', 'pyarrow' or 'python', got {engine!r}.")
-    use_arrow = engine == "pyarrow"
-    if engine == "auto":
-        try:
-            import pyarrow.csv  # noqa: F401
-
-            use_arrow = True
-        except ImportError:
-            use_arrow = False
+    use_arrow = engine == "pyarrow" or (engine == "auto" and _have_pyarrow())
     if use_arrow:
         _import_pyarrow("read_csv(engine='pyarrow')")
-    factory = _arrow_csv_chunks if use_arrow else _python_csv_chunks
-    return ChunkReader(
-        path, chunk_rows, None, lambda: factory(path, names, has_header, t, chunk_rows, delimiter)
-    )
-
-
-def _column_error(path, name, detail) -> ValueError:
-    return ValueError(
-        f"{path}: column {name!r} is not numeric ({detail}); fastgd trains on numbers only: "
-        "encode or drop it first."
-    )
-
-
-def _arrow_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    read_options = pcsv.ReadOptions(
-        column_names=[f"c{i}" for i in range(len(names))],
-        skip_rows=1 if has_header else 0,
-        block_size=4 << 20,
-    )
-    convert = pcsv.ConvertOptions(column_types={f"c{i}": pa.float64() for i in range(len(names))})
-    parse = pcsv.ParseOptions(delimiter=delimiter)
-    rechunk = _Rechunker(chunk_rows, t)
-    try:
-        reader = pcsv.open_csv(
-            path, read_options=read_options, parse_options=parse, convert_options=convert
+        return _dataset_reader(
+            path,
+            [path],
+            None,
+            "csv",
+            target=target,
+            features=features,
+            drop=drop,
+            chunk_rows=chunk_rows,
+            delimiter=delimiter,
+            header=header,
         )
-        with reader:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                if batch.num_rows == 0:
-                    continue
-                cols = [
-                    batch.column(j).to_numpy(zero_copy_only=False) for j in range(batch.num_columns)
-                ]
-                yield from rechunk.add(_block_to_float(cols))
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        for i, name in enumerate(names):
-            if f"column #{i}:" in message or f"'c{i}'" in message:
-                raise _column_error(path, name, message.splitlines()[0]) from None
-        raise ValueError(f"{path}: {message}") from None
-    yield from rechunk.finish()
+    names, has_header = _csv_layout(path, delimiter, header)
+    t, idx = _select_columns(names, target, features, drop, path)
+
+    def chunks(start_row):
+        return _python_csv_chunks(path, names, has_header, t, idx, chunk_rows, delimiter, start_row)
+
+    return _counted_reader(
+        path, chunk_rows, None, chunks, **_column_names(names, t, idx, has_header)
+    )
 
 
-def _python_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
-    rechunk = _Rechunker(chunk_rows, t)
+def _python_csv_chunks(path, names, has_header, t, idx, chunk_rows, delimiter, start_row):
+    order = idx + ([] if t is None else [t])
+    rechunk = _Rechunker(chunk_rows, t is not None)
     width = len(names)
+    seen = 0  # data rows of the file before the current block
 
     def convert(rows, first_line):
         if any(len(r) != width for r in rows):
             bad = next(i for i, r in enumerate(rows) if len(r) != width)
             raise ValueError(
-                f"{path}: line {first_line + bad} has {len(rows[bad])} fields, expected {width}."
+                f"{path}: line {first_line + bad}{_where(seen + bad, start_row)} has "
+                f"{len(rows[bad])} fields, expected {width}."
             )
-        cells = np.array(rows, dtype=object).reshape(len(rows), width)
         cols = []
-        for j in range(width):
-            col = cells[:, j]
+        for j in order:
+            col = np.array([r[j] for r in rows], dtype=object)
             try:
                 cols.append(col.astype(np.float64))
             except ValueError:
@@ -916,93 +1180,348 @@ def _python_csv_chunks(path, names, has_header, t, chunk_rows, delimiter):
                 try:
                     cols.append(col.astype(np.float64))
                 except ValueError as exc:
-                    raise _column_error(path, names[j], str(exc)) from None
+                    bad = 0
+                    for bad, v in enumerate(col):  # noqa: B007 - the first bad value
+                        try:
+                            float(v)
+                        except ValueError:
+                            break
+                    raise _column_error(
+                        path, names[j], str(exc), _where(seen + bad, start_row)
+                    ) from None
         return _block_to_float(cols)
 
-    with path.open(newline="") as fh:
+    with _open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         if has_header:
             next(reader, None)
         line = 2 if has_header else 1
         rows: list[list[str]] = []
+        lines = 0
         for row in reader:
+            lines += 1
             if not row:
-                line += 1
                 continue
+            if not rows:
+                first = line + lines - 1
             rows.append(row)
             if len(rows) == chunk_rows:
-                yield from rechunk.add(convert(rows, line))
-                line += len(rows)
+                yield from rechunk.add(convert(rows, first))
+                seen += len(rows)
                 rows = []
         if rows:
-            yield from rechunk.add(convert(rows, line))
+            yield from rechunk.add(convert(rows, first))
     yield from rechunk.finish()
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every file under ``root``, in sorted order of the path below it; names starting
+    with ``.`` or ``_`` (hidden files, ``_SUCCESS`` markers, ``_metadata``) skipped."""
+    out = []
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.is_dir():
+            out.extend(_walk(entry))
+        elif entry.is_file():
+            out.append(entry)
+    return out
+
+
+def _partition_keys(files: list[Path], root: Path | None) -> tuple[list[str], list[dict]]:
+    """The hive partition keys (``key=value`` directories) of the files below ``root``."""
+    from urllib.parse import unquote
+
+    per_file = []
+    for f in files:
+        kv = {}
+        if root is not None:
+            for seg in f.relative_to(root).parts[:-1]:
+                if "=" in seg:
+                    key, value = seg.split("=", 1)
+                    kv[unquote(key)] = unquote(value)
+        per_file.append(kv)
+    keys = list(per_file[0]) if per_file else []
+    for f, kv in zip(files, per_file, strict=True):
+        if set(kv) != set(keys):
+            raise ValueError(
+                f"{f}: its partition directories name {sorted(kv)}, those of {files[0]} "
+                f"name {sorted(keys)}; every file of a hive-partitioned directory needs the "
+                "same keys."
+            )
+    return keys, per_file
 
 
 def read_parquet(
     path: str | os.PathLike,
     *,
-    target: int | str = -1,
+    target: int | str | None = -1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    features=None,
+    drop=None,
 ) -> ChunkReader:
-    """Chunks of a Parquet file (``pyarrow.parquet.ParquetFile.iter_batches``).
+    """Chunks of a Parquet file or directory of Parquet files (``pyarrow.dataset``).
 
     Parameters
     ----------
     path : path-like
-        Parquet file whose columns are all numeric (integer, float or boolean; nulls
-        become NaN, which ``partial_fit`` then refuses).
-    target : int or str, default=-1
-        The target column, by name or index (negative counts from the end).
+        A Parquet file, or a directory of them (read recursively in sorted path order;
+        ``key=value`` directories are hive partitions, their keys columns). The columns
+        that are read must be numeric (integer, float or boolean; nulls become NaN,
+        which ``partial_fit`` then refuses); the others may be of any type.
+    target : int, str or None, default=-1
+        The target column, by name or index (negative counts from the end). None: no
+        target (the chunks are ``(X, None)``).
     chunk_rows : int, default=10000
-        Rows per chunk (batches are re-cut across row groups to this size).
+        Rows per chunk (batches are re-cut across row groups and files to this size).
+    features : list of str or int, optional
+        The columns that make X, in this order (default: every column but the target).
+    drop : list of str or int, optional
+        Columns left out of X (instead of ``features``).
 
     Returns
     -------
     ChunkReader
-        Yields ``(X, y)``: X of shape (chunk_rows, n_columns - 1), C-contiguous
-        float64; y of shape (chunk_rows,), float64. ``total_rows`` is known.
+        Yields ``(X, y)``: X of shape (chunk_rows, n_features), C-contiguous float64;
+        y of shape (chunk_rows,), float64. ``total_rows`` is known (from the files'
+        metadata); ``feature_names`` / ``target_name`` hold the column names.
 
     Raises
     ------
     ImportError
         pyarrow is not installed (``pip install 'fastgd[stream]'``).
     ValueError
-        A non-numeric column (named), an unknown target.
+        A non-numeric selected column (named), an unknown target or feature, a file of
+        the directory that is not Parquet.
     """
     chunk_rows = _check_chunk_rows(chunk_rows)
-    pa = _import_pyarrow("read_parquet")
-    import pyarrow.parquet as pq
-
+    _import_pyarrow("read_parquet")
     path = Path(path)
-    pf = pq.ParquetFile(path)
-    schema = pf.schema_arrow
-    names = list(schema.names)
-    for fld in schema:
-        if not (
-            pa.types.is_integer(fld.type)
-            or pa.types.is_floating(fld.type)
-            or pa.types.is_boolean(fld.type)
-        ):
-            raise _column_error(path, fld.name, f"type {fld.type}")
-    t = _resolve_target(target, names, path)
-    total = pf.metadata.num_rows
-    pf.close()
+    root = None
+    files = [path]
+    if path.is_dir():
+        root = path
+        files = _walk(path)
+        others = [f for f in files if _file_kind(f) != "parquet"]
+        if others:
+            raise ValueError(
+                f"{others[0]}: read_parquet reads a directory of Parquet files (.parquet, "
+                ".pq); use read_path for a directory of other or mixed formats."
+            )
+        if not files:
+            raise ValueError(f"{path}: the directory holds no Parquet files.")
+    elif not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory.")
+    return _dataset_reader(
+        path,
+        files,
+        root,
+        "parquet",
+        target=target,
+        features=features,
+        drop=drop,
+        chunk_rows=chunk_rows,
+    )
 
-    def chunks():
-        rechunk = _Rechunker(chunk_rows, t)
-        with pq.ParquetFile(path) as f:
-            for batch in f.iter_batches(batch_size=chunk_rows):
-                if batch.num_rows == 0:
-                    continue
-                cols = [
-                    np.asarray(batch.column(j).to_numpy(zero_copy_only=False), dtype=np.float64)
-                    for j in range(batch.num_columns)
-                ]
-                yield from rechunk.add(_block_to_float(cols))
+
+def _dataset_reader(
+    path: Path,
+    files: list[Path],
+    root: Path | None,
+    kind: str,
+    *,
+    target,
+    features,
+    drop,
+    chunk_rows: int,
+    delimiter: str = ",",
+    header="infer",
+) -> ChunkReader:
+    """A reader of CSV or Parquet ``files`` (one format) as one ``pyarrow.dataset``.
+
+    The dataset's schema is the selected columns (float64) and the hive partition keys
+    of the paths below ``root``; each file is one fragment, scanned in order with only
+    the selected columns, its batches re-cut into chunks of ``chunk_rows``.
+    """
+    pa = _import_pyarrow(f"reading {kind} files")
+    import pyarrow.dataset as ds
+
+    keys, per_file = _partition_keys(files, root)
+    first = files[0]
+    if kind == "csv":
+        file_names, has_header = _csv_layout(first, delimiter, header)
+        named = has_header
+        types = None
+    else:
+        import pyarrow.parquet as pq
+
+        try:
+            schema = pq.read_schema(first)
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(f"{first}: not a readable Parquet file ({exc}).") from None
+        file_names, named = list(schema.names), True
+        types = {fld.name: fld.type for fld in schema}
+    clash = sorted(set(keys) & set(file_names))
+    if clash:
+        raise ValueError(f"{root}: partition keys {clash} are also columns of {first}.")
+    names = file_names + keys
+    if keys and isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        # an index counts the files' own columns (the default -1: their last), not the
+        # partition keys after them, which are named by name
+        target = file_names[_column_index(target, file_names, path, "target")]
+    t, idx = _select_columns(names, target, features, drop, path)
+    order = idx + ([] if t is None else [t])
+    selected = [names[j] for j in order]
+    from_files = [n for n in selected if n in file_names]
+    if types is not None:
+        for name in from_files:
+            typ = types[name]
+            if not (
+                pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+            ):
+                raise _column_error(first, name, f"type {typ}")
+    for key in keys:
+        if key not in selected:
+            continue
+        for f, kv in zip(files, per_file, strict=True):
+            if not _looks_numeric(kv[key]) or not kv[key].strip():
+                raise ValueError(
+                    f"{f.parent}: partition {key}={kv[key]!r} is not a number; fastgd trains "
+                    f"on numbers only: leave {key!r} out (drop=, --drop) or encode it."
+                )
+    part_fields = [(k, pa.float64() if k in selected else pa.string()) for k in keys]
+    schema = pa.schema([(n, pa.float64()) for n in from_files] + part_fields)
+    if kind == "csv":
+        import pyarrow.csv as pcsv
+
+        csv_options = {
+            # columns by position, under the first file's (stripped) names: every file's
+            # header is checked against them before it is read (_check_file_columns)
+            "read_options": pcsv.ReadOptions(
+                column_names=file_names, skip_rows=1 if has_header else 0, block_size=4 << 20
+            ),
+            "parse_options": pcsv.ParseOptions(delimiter=delimiter),
+            "convert_options": pcsv.ConvertOptions(
+                column_types={n: pa.float64() for n in from_files}, include_columns=from_files
+            ),
+        }
+        # the dataset scanner converts only the projected columns itself (include_columns
+        # would name them twice); the zstd path's own reader (_fragment_batches) needs it
+        fmt = ds.CsvFileFormat(
+            read_options=csv_options["read_options"],
+            parse_options=csv_options["parse_options"],
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.float64() for n in from_files}),
+        )
+    else:
+        csv_options = None
+        fmt = ds.ParquetFileFormat()
+    kwargs = {}
+    if keys:
+        kwargs = {
+            "partitioning": ds.partitioning(pa.schema(part_fields), flavor="hive"),
+            "partition_base_dir": str(root),
+        }
+    try:
+        dataset = ds.dataset([str(f) for f in files], schema=schema, format=fmt, **kwargs)
+        total = dataset.count_rows() if kind == "parquet" else None
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{path}: cannot read the {kind} data ({exc}).") from None
+    fragments = list(dataset.get_fragments())
+
+    def chunks(start_row):
+        rechunk = _Rechunker(chunk_rows, t is not None)
+        row = start_row
+        for fragment, f in zip(fragments, files, strict=True):
+            have = _check_file_columns(f, fragment, kind, from_files, file_names, delimiter, named)
+            file_rows = 0
+            try:
+                for batch in _fragment_batches(
+                    fragment, dataset, selected, from_files, csv_options, f
+                ):
+                    if batch.num_rows == 0:
+                        continue
+                    block = _block_to_float(
+                        [
+                            batch.column(j).to_numpy(zero_copy_only=False)
+                            for j in range(batch.num_columns)
+                        ]
+                    )
+                    file_rows += batch.num_rows
+                    yield from rechunk.add(block)
+            except pa.ArrowInvalid as exc:
+                raise _arrow_error(f, str(exc), kind == "csv" and named, row, have) from None
+            row += file_rows
         yield from rechunk.finish()
 
-    return ChunkReader(path, chunk_rows, total, chunks)
+    return _counted_reader(path, chunk_rows, total, chunks, **_column_names(names, t, idx, named))
+
+
+def _check_file_columns(f, fragment, kind, from_files, file_names, delimiter, has_header) -> list:
+    """The file's column names; refuse a file that lacks a selected column (it would
+    read as NaN), or a CSV file whose header differs from the first file's (its columns
+    are read by position)."""
+    if kind == "csv":
+        if not has_header:
+            return file_names  # columns by position: a row of another width is a parse error
+        have, _ = _csv_layout(f, delimiter, True)
+        if have != file_names:
+            raise ValueError(
+                f"{f}: its header {have} differs from the first file's ({file_names}); "
+                "every CSV file of a directory must have the same columns in the same order."
+            )
+        return have
+    else:
+        have = fragment.physical_schema.names
+    missing = [n for n in from_files if n not in have]
+    if missing:
+        raise ValueError(
+            f"{f}: has no column {', '.join(map(repr, missing))} (its columns: {list(have)}); "
+            f"every file must have the columns that are read, as the first file has "
+            f"({file_names})."
+        )
+    return list(have)
+
+
+def _fragment_batches(fragment, dataset, columns, from_files, csv_options, f: Path):
+    """The record batches of one file, columns in the order of ``columns``."""
+    if csv_options is not None and f.suffix.lower() == ".zst":
+        # pyarrow.dataset recognises zstd by ".zstd" only: stream the file through the
+        # codec, and put the partition keys' values beside its columns
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+        import pyarrow.dataset as ds
+
+        consts = ds.get_partition_keys(fragment.partition_expression)
+        with pcsv.open_csv(pa.input_stream(str(f), compression="zstd"), **csv_options) as reader:
+            for batch in reader:
+                arrays = [
+                    batch.column(name)
+                    if name in from_files
+                    else pa.array(np.full(batch.num_rows, float(consts[name])))
+                    for name in columns
+                ]
+                yield pa.RecordBatch.from_arrays(arrays, names=columns)
+        return
+    yield from fragment.to_batches(schema=dataset.schema, columns=columns)
+
+
+def _arrow_error(f: Path, message: str, has_header: bool, start_row: int, names) -> ValueError:
+    """A pyarrow parse / conversion error as a ValueError naming the file, column and row."""
+    import re
+
+    first = message.splitlines()[0] if message else message
+    row = re.search(r"Row #(\d+)", first)
+    where = ""
+    if row:
+        where = _where(int(row.group(1)) - (2 if has_header else 1), start_row)
+    col = re.search(r"column #(\d+)", first)
+    if col and "conversion error" in first and int(col.group(1)) < len(names):
+        value = re.search(r"invalid value (.*)$", first)
+        detail = f"invalid value {value.group(1)}" if value else first
+        return _column_error(f, names[int(col.group(1))], detail, where)
+    detail = first.split("Invalid: ")[-1]
+    detail = re.sub(r"^CSV parse error: (Row #\d+: )?", "", detail)
+    return ValueError(f"{f}{where}: {detail}.")
 
 
 # --------------------------------------------------------------------------- svmlight
@@ -1462,83 +1981,147 @@ def _svm_target(path: Path, target) -> None:
         )
 
 
+def _unknown_type(path: Path) -> ValueError:
+    return ValueError(
+        f"{path}: unknown file type {path.suffix!r}; fastgd reads {', '.join(SUFFIXES)} files "
+        f"(CSV also compressed: {', '.join('.csv' + s for s in CSV_COMPRESSION)})."
+    )
+
+
 def _reader_for(
-    path: Path, target, chunk_rows, delimiter, header, n_features=None, zero_based="auto"
+    path: Path,
+    target,
+    chunk_rows,
+    delimiter,
+    header,
+    n_features=None,
+    zero_based="auto",
+    features=None,
+    drop=None,
 ) -> ChunkReader:
-    suffix = path.suffix.lower()
-    if suffix in SVMLIGHT_SUFFIXES:
+    kind = _file_kind(path)
+    if kind == "svmlight":
         _svm_target(path, target)
+        if features is not None or drop is not None:
+            raise ValueError(
+                f"{path}: an svmlight/libsvm file has numbered sparse columns; features= / "
+                "drop= (--features, --drop) select columns of CSV, Parquet and .npy files."
+            )
         return read_svmlight(
             path, n_features=n_features, chunk_rows=chunk_rows, zero_based=zero_based
         )
-    if suffix == ".npy":
+    if kind == "npy":
         if isinstance(target, str):
             raise ValueError(f"{path}: .npy columns have no names; give target as an index.")
-        return read_npy(path, target_column=target, chunk_rows=chunk_rows)
-    if suffix == ".csv":
-        return read_csv(
-            path, target=target, chunk_rows=chunk_rows, delimiter=delimiter, header=header
+        return read_npy(
+            path, target_column=target, chunk_rows=chunk_rows, features=features, drop=drop
         )
-    if suffix in (".parquet", ".pq"):
-        return read_parquet(path, target=target, chunk_rows=chunk_rows)
-    raise ValueError(
-        f"{path}: unknown file type {path.suffix!r}; fastgd reads {', '.join(SUFFIXES)} files."
-    )
+    if kind == "csv":
+        return read_csv(
+            path,
+            target=target,
+            chunk_rows=chunk_rows,
+            delimiter=delimiter,
+            header=header,
+            features=features,
+            drop=drop,
+        )
+    if kind == "parquet":
+        return read_parquet(
+            path, target=target, chunk_rows=chunk_rows, features=features, drop=drop
+        )
+    raise _unknown_type(path)
 
 
 def read_path(
     path_or_dir: str | os.PathLike,
     *,
-    target: int | str = -1,
+    target: int | str | None = -1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     delimiter: str = ",",
     header: str | bool = "infer",
     n_features: int | None = None,
     zero_based: bool | str = "auto",
+    features=None,
+    drop=None,
 ) -> ChunkReader:
-    """Chunks of a ``.npy`` / ``.csv`` / ``.parquet`` / svmlight file, or of a directory of them.
+    """Chunks of a ``.npy`` / CSV / Parquet / svmlight file, or of a directory of them.
 
     Parameters
     ----------
     path_or_dir : path-like
-        A file (dispatched on its suffix to :func:`read_npy`, :func:`read_csv`,
-        :func:`read_parquet`, or :func:`read_svmlight` for ``.svm``, ``.svmlight``
-        and ``.libsvm``) or a directory whose files are read one after the other in
-        sorted name order (hidden files ignored; any other suffix is an error, so
-        that no data is skipped silently). The files may mix formats but must have
-        the same columns.
-    target : int or str, default=-1
-        Target column, by index or (CSV header, Parquet) name. svmlight files hold
-        the target in each line's first field: leave it at -1.
+        A file (dispatched on its suffix to :func:`read_npy`, :func:`read_csv` for
+        ``.csv`` and compressed ``.csv.gz`` / ``.csv.bz2`` / ``.csv.zst`` /
+        ``.csv.zstd``, :func:`read_parquet` for ``.parquet`` / ``.pq``, or
+        :func:`read_svmlight` for ``.svm``, ``.svmlight`` and ``.libsvm``) or a
+        directory, read recursively: every file below it, in sorted order of its path
+        (names starting with ``.`` or ``_`` skipped, as pyarrow does; any other
+        unknown suffix is an error, so that no data is skipped silently). ``key=value``
+        directories are hive partitions: each key becomes a column of the CSV and
+        Parquet files below it. Consecutive CSV files, and consecutive Parquet files,
+        are read as one ``pyarrow.dataset`` (chunks run across their files); the
+        files may mix formats but must have the same columns.
+    target : int, str or None, default=-1
+        Target column, by index or (CSV header, Parquet, partition key) name; None:
+        no target (the chunks are ``(X, None)``). svmlight files hold the target in
+        each line's first field: leave it at -1.
     chunk_rows : int, default=10000
-        Rows per chunk; the last chunk of each file may be shorter.
+        Rows per chunk; the last chunk of each file (of each run of CSV or Parquet
+        files) may be shorter.
     delimiter, header :
         For CSV files, see :func:`read_csv`.
     n_features, zero_based :
         For svmlight files, see :func:`read_svmlight` (ignored for other formats).
         In a directory, ``n_features=None`` and ``zero_based='auto'`` are decided
         once over all its svmlight files, so that every chunk has the same columns.
+    features, drop : list of str or int, optional
+        The columns that make X, or the columns left out of it (see
+        :func:`read_csv`); not for svmlight files.
 
     Returns
     -------
     ChunkReader
         Yields ``(X, y)`` as the readers above (svmlight files: X a
         ``scipy.sparse.csr_matrix``); ``total_rows`` is known when every file's row
-        count is (no CSV, no svmlight file read without a first pass).
+        count is (no CSV, no svmlight file read without a first pass);
+        ``feature_names`` when every file names its columns.
+
+    Raises
+    ------
+    ValueError
+        An unknown file type, files whose selected columns differ in number or name,
+        partition keys on files other than CSV and Parquet, and what the readers
+        above raise (a reader's row numbers count from the start of the stream).
     """
     chunk_rows = _check_chunk_rows(chunk_rows)
     path = Path(path_or_dir)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory.")
     if not path.is_dir():
-        return _reader_for(path, target, chunk_rows, delimiter, header, n_features, zero_based)
-    files = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.is_file())
+        return _reader_for(
+            path, target, chunk_rows, delimiter, header, n_features, zero_based, features, drop
+        )
+    files = _walk(path)
     if not files:
         raise ValueError(f"{path}: the directory holds no chunk files.")
+    kinds = [_file_kind(f) for f in files]
+    for f, kind in zip(files, kinds, strict=True):
+        if kind is None:
+            raise _unknown_type(f)
+    keys, per_file = _partition_keys(files, path)
+    if keys:
+        odd = [f for f, k in zip(files, kinds, strict=True) if k not in ("csv", "parquet")]
+        if odd:
+            raise ValueError(
+                f"{odd[0]}: hive partition keys ({', '.join(keys)}) become columns of CSV and "
+                "Parquet files only; this file would be read without them."
+            )
     # svmlight files first, together: they must agree on n_features and the index base
-    svm_files = [p for p in files if p.suffix.lower() in SVMLIGHT_SUFFIXES]
-    for p in svm_files:
-        _svm_target(p, target)
+    svm_files = [f for f, k in zip(files, kinds, strict=True) if k == "svmlight"]
+    for f in svm_files:
+        _svm_target(f, target)
+        if features is not None or drop is not None:
+            _reader_for(f, target, chunk_rows, delimiter, header, features=features, drop=drop)
     svm_readers = {}
     if svm_files:
         svm = _svmlight_readers(
@@ -1549,14 +2132,74 @@ def read_path(
             dtype=np.float64,
         )
         svm_readers = dict(zip(svm_files, svm, strict=True))
-    readers = [
-        svm_readers.get(p) or _reader_for(p, target, chunk_rows, delimiter, header) for p in files
-    ]
+    readers: list[ChunkReader] = []
+    firsts: list[Path] = []  # the first file of each reader, for messages
+    i = 0
+    while i < len(files):
+        kind = kinds[i]
+        if kind in ("csv", "parquet"):  # a run of one format: one dataset
+            j = i
+            while j < len(files) and kinds[j] == kind:
+                j += 1
+            readers.append(
+                _dataset_reader(
+                    path,
+                    files[i:j],
+                    path,
+                    kind,
+                    target=target,
+                    features=features,
+                    drop=drop,
+                    chunk_rows=chunk_rows,
+                    delimiter=delimiter,
+                    header=header,
+                )
+            )
+            firsts.append(files[i])
+            i = j
+            continue
+        f = files[i]
+        readers.append(
+            svm_readers.get(f)
+            or _reader_for(f, target, chunk_rows, delimiter, header, features=features, drop=drop)
+        )
+        firsts.append(f)
+        i += 1
+    widths = {}
+    for f, r in zip(firsts, readers, strict=True):
+        width = r.n_features if r.feature_columns is None else len(r.feature_columns)
+        widths.setdefault(width, f)
+    if len(widths) > 1:
+        raise ValueError(
+            f"{path}: its files give X different numbers of columns "
+            f"({', '.join(f'{w} in {p}' for w, p in widths.items())}); every file must have "
+            "the same columns."
+        )
+    named = [r.feature_names for r in readers]
+    feature_names = named[0] if all(n is not None and n == named[0] for n in named) else None
+    if all(n is not None for n in named) and feature_names is None:
+        raise ValueError(
+            f"{path}: its files name different feature columns ({named[0]} and "
+            f"{next(n for n in named if n != named[0])}); every file must have the same columns."
+        )
+    targets = [r.target_name for r in readers]
     totals = [r.total_rows for r in readers]
     total = None if any(v is None for v in totals) else int(sum(totals))
 
-    def chunks():
+    def chunks(start_row):
+        row = start_row
         for reader in readers:
-            yield from reader
+            for chunk in reader._iter_from(row):
+                row += chunk[0].shape[0]
+                yield chunk
 
-    return ChunkReader(path, chunk_rows, total, chunks)
+    return _counted_reader(
+        path,
+        chunk_rows,
+        total,
+        chunks,
+        feature_names=feature_names,
+        target_name=targets[0] if feature_names is not None else None,
+        feature_columns=readers[0].feature_columns,
+        target_column=readers[0].target_column,
+    )

@@ -322,9 +322,9 @@ def test_metadata_is_covered_by_the_digest(saved, tmp_path):
     from fastgd import checkpoint
 
     meta, arrays = _members(saved["reg"])
-    assert meta["version"] == checkpoint.VERSION == 2 and meta["sha256"] == checkpoint._digest(
-        arrays
-    )
+    # a file that needs no version-3 field is written as version 2 (earlier releases read it)
+    assert meta["version"] == 2 and checkpoint.VERSION == 3
+    assert meta["sha256"] == checkpoint._digest(arrays)
     for key, value in (("eta0", 0.5), ("batch_size", 5), ("shuffle", False)):
         changed = json.loads(json.dumps(meta))
         changed["params"][key] = value  # the array digest still matches
@@ -354,6 +354,112 @@ def test_version_1_file_still_loads(saved, tmp_path):
     assert model.n_pending_ == reference.n_pending_ == 2
     for name in ("regressor_sgd", "regressor_adam_batch", "classifier_l1_3class"):
         assert fastgd.load(DATA / f"checkpoint_v1_{name}.npz").n_features_in_ == 4
+
+
+# ------------------------------------------- object labels, target name (format 3)
+
+
+def _object_label_cases():
+    import pandas as pd
+
+    strings = np.array(["down", "flat", "up"], dtype=object)
+    return {
+        "pandas_object_strings": (pd.Series(strings), str),
+        "pandas_categorical": (pd.Series(pd.Categorical(strings)), str),
+        "pandas_string_dtype": (pd.Series(strings, dtype="string"), str),
+        "object_ints": (np.array([3, 7, 11], dtype=object), int),
+        "object_bools": (np.array([False, True], dtype=object), bool),
+        "object_floats": (np.array([0.5, 1.5, 2.5], dtype=object), float),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_object_label_cases()))
+def test_object_classes_are_saved_without_pickle(tmp_path, case):
+    """Object ``classes_`` (pandas strings, categoricals, Python numbers): save and load."""
+    import fastgd
+    from fastgd import SGDClassifier
+
+    values, kind = _object_label_cases()[case]
+    X, _, labels = _xy(n=60)
+    pool = np.asarray(values, dtype=object)
+    classes = np.asarray(values, dtype=object)
+    if case.startswith("pandas"):
+        model = SGDClassifier(random_state=0, max_iter=3, tol=None)
+        model.fit(X, values.iloc[labels % len(pool)])
+    else:  # scikit-learn's label checks refuse object numbers as y: set them as classes_
+        model = SGDClassifier(random_state=0).partial_fit(
+            X, labels % len(pool), classes=np.arange(len(pool))
+        )
+        model.classes_ = classes
+    assert model.classes_.dtype == object
+    model.save(tmp_path / "m.npz")
+    meta, arrays = _members(tmp_path / "m.npz")  # np.load(allow_pickle=False) reads it all
+    assert meta["version"] == 3 and meta["classes_dtype"] == "object"
+    assert arrays["classes"].dtype.kind in "Ubif"
+    loaded = fastgd.load(tmp_path / "m.npz")
+    assert loaded.classes_.dtype == object
+    assert [type(c) for c in loaded.classes_] == [kind] * len(model.classes_)
+    assert list(loaded.classes_) == list(model.classes_)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.predict(X).dtype == object
+
+
+@pytest.mark.parametrize(
+    "classes, message",
+    [
+        (np.array([1, "a"], dtype=object), "mixes labels of types int, str"),
+        (np.array([1, 2.5], dtype=object), "mixes labels of types float, int"),
+        (np.array([True, 2], dtype=object), "mixes labels of types bool, int"),
+        (np.array([None, "a"], dtype=object), "holds None of type NoneType"),
+        (np.array([(1, 2), (3, 4), None], dtype=object)[:2], "of type tuple"),
+        (np.array([2**70, 1], dtype=object), "beyond int64"),
+        (np.array(["2020-01-01", "2021-01-01"], dtype="datetime64[D]"), "dtype datetime64"),
+        (np.array([b"a", b"b"]), "dtype |S1"),
+    ],
+    ids=["int_str", "int_float", "bool_int", "none", "tuple", "huge_int", "datetime", "bytes"],
+)
+def test_labels_a_checkpoint_cannot_hold_give_a_clear_error(tmp_path, classes, message):
+    from fastgd import SGDClassifier
+
+    X, _, labels = _xy()
+    model = SGDClassifier(random_state=0).partial_fit(X, labels % 2, classes=[0, 1])
+    model.classes_ = classes
+    before = model.coef_.copy()
+    with pytest.raises(ValueError, match=message) as info:
+        model.save(tmp_path / "m.npz")
+    assert "no pickle" in str(info.value) or "never pickles" in str(info.value)
+    assert "y.astype(str)" in str(info.value)
+    assert not list(tmp_path.iterdir())  # nothing written, no temporary file left
+    np.testing.assert_array_equal(model.coef_, before)
+
+
+def test_version_3_fields_are_checked(saved, tmp_path):
+    import fastgd
+    from fastgd import checkpoint
+
+    model = fastgd.load(saved["reg"])
+    state = model.training_state()
+    checkpoint.write(tmp_path / "named.npz", {**state, "target_name": "price"})
+    meta, arrays = _members(tmp_path / "named.npz")
+    assert meta["version"] == 3 and meta["target_name"] == "price"
+    assert checkpoint.read(tmp_path / "named.npz")["target_name"] == "price"
+    assert checkpoint.read(saved["reg"])["target_name"] is None
+    np.testing.assert_array_equal(fastgd.load(tmp_path / "named.npz").coef_, model.coef_)
+    with pytest.raises(TypeError, match="target_name must be a string"):
+        checkpoint.write(tmp_path / "bad.npz", {**state, "target_name": 3})
+    cases = {
+        "as_version_2": dict(meta, version=2),  # version 2 has no target_name
+        "target_not_a_string": dict(meta, target_name=["price"]),
+        "classes_dtype_unknown": dict(meta, classes_dtype="pickle"),
+        "object_classes_without_classes": dict(meta, classes_dtype="object"),
+    }
+    for name, changed in cases.items():
+        path = _write(tmp_path / f"{name}.npz", changed, dict(arrays))
+        with pytest.raises(ValueError, match=str(path)):
+            fastgd.load(path)
+    meta4 = dict(meta, version=4)
+    with pytest.raises(ValueError, match="version 4.*Upgrade fastgd"):
+        fastgd.load(_write(tmp_path / "v4.npz", meta4, dict(arrays)))
 
 
 # ----------------------------------------------------------------- not checkpoints (14)

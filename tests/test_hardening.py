@@ -132,7 +132,7 @@ def test_cli_fit_exits_non_zero_on_divergence(tmp_path, capsys):
     X, y = _unscaled(n=400)
     path = tmp_path / "big.csv"
     np.savetxt(path, np.column_stack([X, y]), delimiter=",")
-    status = cli.main(["fit", str(path), "--no-progress", "--out", str(tmp_path / "r.json")])
+    status = cli.main(["fit", str(path), "--no-progress", "--report", str(tmp_path / "r.json")])
     assert status == cli.EXIT_DIVERGED == 3
     assert "diverged" in capsys.readouterr().err
     assert (tmp_path / "r.json").exists()  # the results are still written

@@ -541,7 +541,7 @@ def test_cli_fit_file_and_directory(tmp_path, capsys):
                 "shuffle=false",
                 "--param",
                 "batch_size=8",
-                "--out",
+                "--report",
                 out,
             )
             == 0
@@ -570,7 +570,7 @@ def test_cli_fit_file_and_directory(tmp_path, capsys):
             "batch_size=8",
             "--epochs",
             3,
-            "--out",
+            "--report",
             tmp_path / "dir.json",
         )
         == 0
@@ -590,7 +590,7 @@ def test_cli_classifier_target_by_name(tmp_path):
             "--classifier",
             "--target",
             "label",
-            "--out",
+            "--report",
             out,
             "--param",
             "random_state=0",
@@ -617,13 +617,13 @@ def test_cli_resume_continues_to_the_uninterrupted_model(tmp_path, monkeypatch, 
         "--param",
         "random_state=1",
     ]
-    assert _fit_cli(data, *common, "--out", tmp_path / "full.json") == 0
+    assert _fit_cli(data, *common, "--report", tmp_path / "full.json") == 0
     full = json.loads((tmp_path / "full.json").read_text())
 
     # epochs: one epoch with a checkpoint, then resume to three
     ck = tmp_path / "ck.npz"
     assert _fit_cli(data, *common[:2], "--epochs", 1, *common[4:], "--checkpoint", ck) == 0
-    assert _fit_cli(data, *common, "--resume", ck, "--out", tmp_path / "r.json") == 0
+    assert _fit_cli(data, *common, "--resume", ck, "--report", tmp_path / "r.json") == 0
     resumed = json.loads((tmp_path / "r.json").read_text())
     assert resumed["resumed_at_row"] == 600 and resumed["rows"] == 1200
     assert resumed["coef"] == full["coef"] and resumed["intercept"] == full["intercept"]
@@ -652,7 +652,7 @@ def test_cli_resume_continues_to_the_uninterrupted_model(tmp_path, monkeypatch, 
     assert "--resume" in capsys.readouterr().err
     monkeypatch.setattr(stream, "read_path", real)
     assert stream.stream_position(ck2) == 16 * 50
-    assert _fit_cli(data, *common, "--resume", ck2, "--out", tmp_path / "r2.json") == 0
+    assert _fit_cli(data, *common, "--resume", ck2, "--report", tmp_path / "r2.json") == 0
     resumed = json.loads((tmp_path / "r2.json").read_text())
     assert resumed["coef"] == full["coef"] and resumed["intercept"] == full["intercept"]
 

@@ -441,7 +441,7 @@ def test_cli_fit_regressor_on_an_svmlight_file(tmp_path, capsys):
     path = _write(tmp_path / "d.svm", _lines(X, y, one_based=True))
     out = tmp_path / "r.json"
     common = ["--param", "shuffle=false", "--param", "batch_size=1", "--epochs", 2]
-    assert _fit_cli(path, "--chunk-rows", 64, *common, "--out", out) == 0
+    assert _fit_cli(path, "--chunk-rows", 64, *common, "--report", out) == 0
     result = json.loads(out.read_text())
     assert result["rows"] == 600 and result["rows_per_epoch"] == 300
     assert result["n_features"] == 6 and len(result["progressive"]["r2"]) == 10
@@ -453,7 +453,7 @@ def test_cli_fit_regressor_on_an_svmlight_file(tmp_path, capsys):
     np.testing.assert_allclose(result["coef"], model.coef_, rtol=1e-9, atol=1e-12)
     assert result["score"] > 0.5
     wide = tmp_path / "w.json"
-    assert _fit_cli(path, "--n-features", 10, "--zero-based", "false", "--out", wide) == 0
+    assert _fit_cli(path, "--n-features", 10, "--zero-based", "false", "--report", wide) == 0
     assert json.loads(wide.read_text())["n_features"] == 10
     assert "progressive validation" in capsys.readouterr().out
 
@@ -464,7 +464,7 @@ def test_cli_fit_classifier_on_an_svmlight_file(tmp_path):
     path = _write(tmp_path / "c.svm", _lines(X, labels, one_based=False))
     out = tmp_path / "c.json"
     args = ["--classifier", "--param", "random_state=0", "--epochs", 3, "--chunk-rows", 50]
-    assert _fit_cli(path, *args, "--out", out) == 0
+    assert _fit_cli(path, *args, "--report", out) == 0
     result = json.loads(out.read_text())
     assert result["classes"] == [-1.0, 1.0] and result["estimator"] == "SGDClassifier"
     assert result["score"] > 0.7
