@@ -160,7 +160,9 @@ def run_epoch(
     signature per X dtype). ``n_threads > 1``: mini- and full-batch epochs on dense X
     with batches of at least :data:`PARALLEL_MIN_ENTRIES` entries run on that many of
     numba's threads (``fastgd._kernels.parallel``: block-summed gradients, the same bits
-    for every thread count, within rounding of the serial kernel's). Returns
+    for every thread count, within rounding of the serial kernel's); per-sample plain
+    SGD epochs of at least :data:`SHARD_MIN_ENTRIES` entries (nonzeros for CSR) train
+    ``n_threads`` shards and average them (:func:`shard_epoch`). Returns
     ``(sumloss, sumobj, bad)``.
     """
     y, sw = kernel_view(y), kernel_view(sw)
@@ -170,6 +172,18 @@ def run_epoch(
             if isinstance(X, _sparse.CSRArrays)
             else _sparse.kernel_arrays(X, _lazy_per_sample(hp, optimizer, batch_size))
         )
+        m = order.shape[0]
+        if (
+            n_threads > 1
+            and batch_size == 1
+            and optimizer == C.OPT_SGD
+            and m >= 2 * n_threads
+            and Xs.indptr[-1] * m >= SHARD_MIN_ENTRIES * max(1, Xs.shape[0])  # nonzeros
+        ):
+            return shard_epoch(
+                Xs, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
+                schedule, batch_size, n_threads,
+            )  # fmt: skip
         return run_epoch_csr(
             Xs,
             y,

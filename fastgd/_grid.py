@@ -164,6 +164,15 @@ def compare(
         and n >= 2 * n_threads
     ):
         shards = n_threads  # per-sample local SGD on shards, averaged (shard_epoch)
+    if (
+        n_threads > 1
+        and not isinstance(X_kernel, np.ndarray)
+        and batch == 1
+        and optimizer == C.OPT_SGD
+        and n >= 2 * n_threads
+        and X_kernel.nnz >= SHARD_MIN_ENTRIES
+    ):
+        shards = n_threads  # CSR: shards too (nonzeros count)
     rng = np.random.default_rng(seed)
     ref = [np.zeros(d + 1), reference.init_state(d), reference.init_counters(cfg.eta0)]
     if cfg.optimizer == "adagrad":
@@ -177,7 +186,9 @@ def compare(
         order = rng.permutation(n).astype(np.int64)
         if sparse_reference:
             Xs = X_kernel
-            out_r = reference.run_epoch_csr(Xs.data, Xs.indices, Xs.indptr, y, sw, order, *ref, cfg)
+            out_r = reference.run_epoch_csr(
+                Xs.data, Xs.indices, Xs.indptr, y, sw, order, *ref, cfg, shards=shards
+            )
         else:
             out_r = reference.run_epoch(
                 X, y, sw, order, *ref, cfg, block_rows=block_rows, shards=shards

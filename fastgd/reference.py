@@ -484,7 +484,8 @@ def shard_epoch(X, y, sw, order, params, state, counters, cfg: Config, n_shards:
 
     Returns the sums of the shards' ``(sumloss, sumobj)`` and ``bad``: -1, or the
     position in ``order`` of the first non-finite prediction (shards in order; every
-    shard runs to its end or its own first bad row).
+    shard runs to its end or its own first bad row). ``X`` may be a scipy.sparse CSR
+    matrix: each shard then runs :func:`sgd_epoch_per_sample_csr`.
     """
     m = order.shape[0]
     bounds = [s * m // n_shards for s in range(n_shards + 1)]
@@ -492,7 +493,12 @@ def shard_epoch(X, y, sw, order, params, state, counters, cfg: Config, n_shards:
     for s in range(n_shards):
         p, st, c = params.copy(), state.copy(), counters.copy()
         part = order[bounds[s] : bounds[s + 1]]
-        outs.append(sgd_epoch_per_sample(X, y, sw, part, p, st, c, cfg))
+        if isinstance(X, np.ndarray):
+            outs.append(sgd_epoch_per_sample(X, y, sw, part, p, st, c, cfg))
+        else:  # a scipy.sparse CSR matrix: the CSR twin per shard
+            outs.append(
+                sgd_epoch_per_sample_csr(X.data, X.indices, X.indptr, y, sw, part, p, st, c, cfg)
+            )
         models.append((p, st, c, float(np.sum(sw[part]))))
     sumloss = sumobj = 0.0
     bad = -1
@@ -659,14 +665,22 @@ def batch_epoch_csr(data, indices, indptr, y, sw, order, params, state, counters
     return sumloss, sumobj, -1
 
 
-def run_epoch_csr(data, indices, indptr, y, sw, order, params, state, counters, cfg):
+def run_epoch_csr(data, indices, indptr, y, sw, order, params, state, counters, cfg, shards=None):
     """One epoch over the CSR rows ``order``; the twin of the compiled CSR paths.
 
     ``data`` (nnz,), ``indices`` (nnz,) and ``indptr`` (n_samples + 1,) are a CSR
     matrix's arrays (``X.data``, ``X.indices``, ``X.indptr``); the other arguments and
     the return value are :func:`run_epoch`'s. Without ``cfg.lazy_updates`` and with
     ``cfg.intercept_decay == 1`` the result equals ``run_epoch`` on ``X.toarray()``.
+    ``shards``: per-sample epochs train that many shards and average them
+    (:func:`shard_epoch`), as a fit with ``n_jobs > 1`` does.
     """
+    if cfg.batch_size == 1 and cfg.optimizer == "sgd" and shards is not None and shards > 1:
+        import scipy.sparse as sp
+
+        n = indptr.shape[0] - 1
+        X = sp.csr_matrix((data, indices, indptr), shape=(n, params.shape[0] - 1))
+        return shard_epoch(X, y, sw, order, params, state, counters, cfg, shards)
     if cfg.batch_size == 1 and cfg.optimizer == "sgd":
         return sgd_epoch_per_sample_csr(
             data, indices, indptr, y, sw, order, params, state, counters, cfg

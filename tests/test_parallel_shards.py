@@ -17,6 +17,13 @@ from fastgd import SGDClassifier, SGDRegressor, _driver, _grid
 N, D = 4000, 40  # 160,000 entries per epoch: past SHARD_MIN_ENTRIES
 
 
+def _per_sample_grid(loss, every=1):
+    """The verification grid's per-sample plain-SGD configurations (intercept fitted:
+    the intercept's handling is the serial kernels' and tested there), every ``every``-th."""
+    rows = _grid.configurations(batch_sizes=(1,), losses=(loss,), optimizers=("sgd",))
+    return [(n, c) for n, c in rows if n.endswith("intercept=True")][::every]
+
+
 def _data(seed=0, n=N):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, D))
@@ -36,7 +43,7 @@ def test_shard_epoch_equals_the_reference(loss, n_threads):
     wide rows: the reference's per-row cost is Python's)."""
     X, y, sw = _grid.make_data(loss, n=660, d=200)
     worst = {}
-    for name, cfg in _grid.configurations(batch_sizes=(1,), losses=(loss,), optimizers=("sgd",)):
+    for name, cfg in _per_sample_grid(loss):
         worst[name] = _grid.compare(cfg, X, y, sw, epochs=2, n_threads=n_threads)
     assert worst
     bad = {k: v for k, v in worst.items() if not v < 1e-9}
@@ -117,3 +124,41 @@ def test_bad_row_on_the_shard_path_leaves_the_model():
     with pytest.raises(ValueError, match=r"\(row 3100\)"):
         model.fit(X, y)
     assert not hasattr(model, "coef_")
+
+
+def _sparse_grid_data(loss, seed=0):
+    X, y, sw = _grid.make_data(loss, n=200, d=2000, seed=seed)
+    mask = np.random.default_rng(seed).random(X.shape) < 0.35
+    return X * mask, y, sw
+
+
+def test_csr_shard_epoch_equals_the_reference():
+    """CSR per-sample SGD shards (nonzeros past the threshold): the kernel's shards against
+    the dense reference's (exact mode) and the CSR reference's (lazy updates)."""
+    import dataclasses
+
+    sp = pytest.importorskip("scipy.sparse")
+    X, y, sw = _sparse_grid_data("hinge")
+    Xs = sp.csr_matrix(X)
+    assert Xs.nnz >= _driver.SHARD_MIN_ENTRIES
+    worst = {}
+    for name, cfg in _per_sample_grid("hinge", every=2):
+        worst[name] = _grid.compare(cfg, X, y, sw, X_kernel=Xs, n_threads=2)
+        if cfg.penalty in ("l1", "elasticnet"):  # where the lazy rule differs
+            lazy = dataclasses.replace(cfg, lazy_updates=True)
+            worst[name + " lazy"] = _grid.compare(
+                lazy, X, y, sw, X_kernel=Xs, n_threads=2, sparse_reference=True
+            )
+    bad = {k: v for k, v in worst.items() if not v < 1e-9}
+    assert not bad, bad
+
+
+def test_csr_fit_on_threads_equals_the_dense_fit_on_threads():
+    sp = pytest.importorskip("scipy.sparse")
+    X, y, _ = _sparse_grid_data("log_loss", seed=2)
+    kw = dict(loss="log_loss", max_iter=3, tol=None, random_state=0, n_jobs=2, average=50)
+    dense = SGDClassifier(**kw).fit(X, y > 0)
+    csr = SGDClassifier(**kw).fit(sp.csr_matrix(X), y > 0)
+    np.testing.assert_allclose(csr.coef_, dense.coef_, rtol=1e-10, atol=1e-13)
+    serial = SGDClassifier(**dict(kw, n_jobs=1)).fit(sp.csr_matrix(X), y > 0)
+    assert not np.array_equal(csr.coef_, serial.coef_)  # the shards did run
