@@ -831,14 +831,15 @@ def _fit_rounds(est, X, y, sample_weight, client, scheme, coef_init, intercept_i
         seeds = rng.integers(0, 2**63, size=n_models)
         rngs = [np.random.default_rng(int(s)) for s in seeds]
     seed = int(rng.integers(0, 2**63)) if scheme == "average" else 0
-    n_iters, converged = [], True
-    for k, lin in enumerate(lins):
+
+    def train(k, stop):
+        lin = lins[k]
         counter = [0]
         if scheme == "gradient":
             epoch_fn = _gradient_epoch(job, k, problem, est.shuffle, counter)
         else:
             epoch_fn = _average_epoch(job, k, problem, est.shuffle, seed, local_rows, counter)
-        n_iter, ok = run_epochs(
+        return run_epochs(
             None,
             None,
             None,
@@ -851,10 +852,19 @@ def _fit_rounds(est, X, y, sample_weight, client, scheme, coef_init, intercept_i
             shuffle=est.shuffle and scheme == "gradient",
             rng=rng if rngs is None else rngs[k],
             verbose=est.verbose,
+            stop=stop,
             epoch_fn=epoch_fn,
         )
-        n_iters.append(n_iter)
-        converged = converged and ok
+
+    # one-vs-rest: each model's rounds from its own client thread, so the K models' tasks
+    # share the workers instead of waiting for each other's round trips (each model has
+    # its own state and generator: the same bits as in turn)
+    from . import _ovr
+
+    threads = 1 if est.verbose else n_models
+    results = _ovr.run_models(n_models, threads, train)
+    n_iters = [n_iter for n_iter, _ in results]
+    converged = all(ok for _, ok in results)
     _set_fitted(est, job, classes)
     if cw_pairs is not None:
         est._cw_pairs = cw_pairs

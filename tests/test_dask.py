@@ -353,3 +353,21 @@ def test_no_client_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(distributed, "get_client", none)
     with pytest.raises(ValueError, match=r"distributed.Client\(\)"):
         fdask._get_client(None)
+
+
+def test_usable_inside_dask_ml_incremental(client, data):
+    """dask-ml's Incremental calls partial_fit block by block: with its block shuffling off,
+    the same bits as a single-process stream of partial_fit calls."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, _, labels, _ = data
+    y = (labels > 0).astype(int)
+    dX, dy = _dask(X, y)
+    inc = wrappers.Incremental(
+        SGDClassifier(random_state=0, shuffle=False), scoring="accuracy", shuffle_blocks=False
+    )
+    inc.fit(dX, dy, classes=[0, 1])
+    ref = SGDClassifier(random_state=0, shuffle=False)
+    for s in range(0, N, CHUNK):
+        ref.partial_fit(X[s : s + CHUNK], y[s : s + CHUNK], classes=[0, 1])
+    np.testing.assert_array_equal(inc.estimator_.coef_, ref.coef_)
+    assert inc.score(dX, dy) == pytest.approx(ref.score(X, y))
