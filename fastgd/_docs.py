@@ -82,7 +82,7 @@ def _option_doc(kind: str, choices) -> str:
     lines = []
     for name in choices:
         row = table[name]
-        lines.append(f"- ``{row.name!r}``: {row.formula}")
+        lines.append(f"- ``{row.name!r}``: ``{row.formula}``")
     head = {
         "loss": "Loss ``L(p, y)`` of the prediction ``p = x . w + b`` (scikit-learn's "
         "definitions; classification labels are -1/+1 internally).",
@@ -156,10 +156,14 @@ def parameters_section(cls, losses) -> str:
 
 ATTRIBUTES = """Attributes
 ----------
-coef_ : ndarray of shape (n_features,) or (n_classes, n_features), float64
-    Coefficients ``w`` (the running average once averaging has started).
-intercept_ : ndarray of shape (1,) or (n_classes,), float64
-    Intercept ``b``.
+coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
+    Coefficients ``w`` (the running average once averaging has started), in the dtype
+    of the X that ``fit`` (or the first ``partial_fit``) saw: float32 for float32 X,
+    else float64, as in scikit-learn; training accumulates in float64 either way. A
+    scipy.sparse CSR matrix after ``sparsify()``.
+intercept_ : ndarray of shape (1,) or (n_classes,)
+    Intercept ``b``: float64, or float32 for a one-vs-rest model fitted on float32 X
+    (scikit-learn's dtypes).
 n_iter_ : int
     Epochs run by the last ``fit`` (the most over one-vs-rest problems).
 t_ : float
@@ -170,8 +174,9 @@ loss_curve_ : list of float
     update); one-vs-rest problems are averaged.
 n_features_in_ : int
     Number of features seen during ``fit``.
-feature_names_in_ : ndarray of shape (n_features_in_,)
-    Column names, when ``X`` had string column names."""
+feature_names_in_ : ndarray of shape (n_features,)
+    Column names, when ``X`` was a DataFrame (pandas, polars) with string column names;
+    later calls check them and warn as scikit-learn does."""
 
 
 def class_doc(cls, summary: str, losses, extra_attributes: str = "", examples: str = "") -> str:

@@ -49,7 +49,7 @@ class DivergenceWarning(RuntimeWarning):
     Raised as a warning, not an error, because every number is still finite (scikit-
     learn clips the loss derivative at 1e12, so plain SGD, momentum and Nesterov on
     unscaled data grow without ever overflowing) and the fitted model is returned.
-    See :func:`watch_growth` for the rule.
+    See ``fastgd._driver.watch_growth`` for the rule.
     """
 
 
@@ -181,6 +181,15 @@ def run_epoch(
             and Xs.indptr[-1] * m >= SHARD_MIN_ENTRIES * max(1, Xs.shape[0])  # nonzeros
         ):
             return shard_epoch(
+                Xs, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
+                schedule, batch_size, n_threads,
+            )  # fmt: skip
+        if (
+            n_threads > 1
+            and csr_batch_on_threads(hp, optimizer, batch_size, Xs)
+            and _THREADING["ok"] is not False
+        ):
+            return _parallel_batch_csr(
                 Xs, y, sw, order, params, state, counters, hp, loss, penalty, optimizer,
                 schedule, batch_size, n_threads,
             )  # fmt: skip
@@ -360,6 +369,47 @@ def _parallel_batch(X, y, sw, order, params, state, counters, hp, *codes_and_siz
         return batch_epoch_parallel(
             X, y, sw, order, params, state, counters, hp, *codes_and_sizes[:-1], BLOCK_ROWS
         )
+    finally:
+        numba.set_parallel_chunksize(chunk)
+        numba.set_num_threads(before)
+
+
+def csr_batch_on_threads(hp, optimizer: int, batch_size: int, Xs) -> bool:
+    """Whether a CSR mini- or full-batch epoch of these options runs on numba's threads
+    (``n_jobs > 1``): exact updates without intercept decay (the lazy rules and
+    scikit-learn's decay stay serial), a batch of at least :data:`PARALLEL_MIN_ENTRIES`
+    nonzeros, and at least four nonzeros per column of the blocks' dense sums (else
+    zeroing and adding those rows costs more than the threads save)."""
+    if batch_size <= 1 or hp[C.HP_LAZY_UPDATES] != 0.0 or hp[C.HP_INTERCEPT_DECAY] != 1.0:
+        return False
+    from ._kernels.parallel import csr_block_rows
+
+    n, d = Xs.shape
+    batch = min(batch_size, n)
+    nnz = float(Xs.indptr[-1]) * batch / max(1, n)
+    blocks = -(-batch // csr_block_rows(batch, d))
+    return nnz >= PARALLEL_MIN_ENTRIES and nnz >= 4.0 * blocks * (d + 1) and blocks > 1
+
+
+def _parallel_batch_csr(Xs, y, sw, order, params, state, counters, hp, *codes_and_sizes):
+    """:func:`fastgd._kernels.parallel.csr_batch_epoch_parallel` on ``n_threads`` of
+    numba's threads (as :func:`_parallel_batch`; serial where no layer loads)."""
+    import numba
+
+    from ._kernels.parallel import csr_batch_epoch_parallel, csr_block_rows
+
+    codes, n_threads = codes_and_sizes[:-1], codes_and_sizes[-1]
+    if not _threading_ok():
+        return run_epoch_csr(Xs, y, sw, order, params, state, counters, hp, *codes)
+    batch = min(codes[-1], Xs.shape[0])
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    chunk = numba.set_parallel_chunksize(1)
+    try:
+        return csr_batch_epoch_parallel(
+            Xs.data, Xs.indices, Xs.indptr, y, sw, order, params, state, counters, hp, *codes,
+            csr_block_rows(batch, Xs.shape[1]),
+        )  # fmt: skip
     finally:
         numba.set_parallel_chunksize(chunk)
         numba.set_num_threads(before)

@@ -155,6 +155,13 @@ def compare(
         from ._kernels.parallel import BLOCK_ROWS
 
         block_rows = BLOCK_ROWS
+    if n_threads > 1 and not isinstance(X_kernel, np.ndarray) and not sparse_reference:
+        from ._driver import csr_batch_on_threads
+        from ._kernels.parallel import csr_block_rows
+        from ._sparse import kernel_arrays
+
+        if csr_batch_on_threads(hp, optimizer, batch, kernel_arrays(X_kernel)):
+            block_rows = csr_block_rows(min(batch, n), d)  # CSR batches on threads
     shards = None
     if (
         parallel

@@ -64,14 +64,22 @@ class Hot(NamedTuple):
 class HotPath:
     """The streaming hot path of ``partial_fit`` (mixed into the estimators)."""
 
-    def _arm(self) -> Hot | None:
+    def _arm(self, key: str = "_hot") -> Hot | None:
         """Constants of the ``partial_fit`` hot path, or None where it does not apply.
 
-        Built on the first hot-path call after a commit and kept in ``_hot`` until the
-        next commit or parameter change, so a call looks nothing up twice.
+        Built on the first hot-path call after a commit and kept in ``attrs[key]`` until
+        the next commit or parameter change, so a call looks nothing up twice. ``key`` is
+        ``'_hot'`` for a model fitted without feature names (plain arrays), and
+        ``'_hot_named'`` for one fitted on named columns, whose DataFrame chunks the
+        estimator has converted after checking their names: an ndarray chunk for such a
+        model never finds a record, so it takes the general path, which warns.
         """
         attrs = self.__dict__
-        if "_params_clean" not in attrs or "_lins" not in attrs or "feature_names_in_" in attrs:
+        if (
+            "_params_clean" not in attrs
+            or "_lins" not in attrs
+            or ("feature_names_in_" in attrs) is not (key == "_hot_named")
+        ):
             return None
         labels, cw_pairs = None, None
         if self._is_classifier:
@@ -118,10 +126,10 @@ class HotPath:
             n_threads=problem.n_threads if len(self._lins) > 1 else 1,
             shard_rows=shard_rows,
         )
-        attrs["_hot"] = hot
+        attrs[key] = hot
         return hot
 
-    def _fast_partial_fit(self, X, y, sample_weight, classes=None) -> bool:
+    def _fast_partial_fit(self, X, y, sample_weight, classes=None, key="_hot") -> bool:
         """``partial_fit`` without the general machinery, for the streaming hot path.
 
         Taken when the estimator is already trained, its parameters are unchanged and
@@ -138,9 +146,9 @@ class HotPath:
         ``t_`` published when first read (:meth:`__getattr__`) instead of per call.
         """
         attrs = self.__dict__
-        hot = attrs.get("_hot")
+        hot = attrs.get(key)
         if hot is None:
-            hot = self._arm()
+            hot = self._arm(key)
             if hot is None:
                 return False
         if type(X) is not np.ndarray or type(y) is not np.ndarray or X.ndim != 2 or y.ndim != 1:
@@ -221,7 +229,7 @@ class HotPath:
                 if trained == 2:  # some model's loss passed its divergence limit
                     grew = self._hot_grown(hot, X[:keep], targets, sw, keep)
                     if grew is not None:
-                        attrs.pop("_hot", None)  # re-armed with the lifted limit
+                        attrs.pop(key, None)  # re-armed with the lifted limit
                         warnings.warn(grew, DivergenceWarning, stacklevel=3)
                 if attrs.pop("_published", False):  # published again when first read
                     attrs.pop("coef_", None)

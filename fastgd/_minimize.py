@@ -70,12 +70,20 @@ _UNSUPPORTED_SCHEDULES = {
 class MinimizeResult:
     """Outcome of :func:`minimize`.
 
+    The fields scipy's :class:`scipy.optimize.OptimizeResult` has for a gradient
+    method are here under scipy's names too -- ``x``, ``fun``, ``jac``, ``nit``,
+    ``success``, ``message`` -- so code written for ``scipy.optimize.minimize`` reads
+    a fastgd result unchanged; fastgd's own names (``n_iter``, ``converged``, ...)
+    stay.
+
     Attributes
     ----------
     x : ndarray of shape (d,)
         The last point (the last finite point when the run diverged).
     fun : float
         ``f(x)``.
+    jac : ndarray of shape (d,)
+        ``grad(x)``, the gradient at ``x`` (scipy's name).
     grad_norm : float
         Euclidean norm of ``grad(x)``.
     n_iter : int
@@ -98,6 +106,10 @@ class MinimizeResult:
         The base learning rate.
     compiled : bool
         True when the fully compiled loop ran (numba-jitted ``f`` and ``grad``).
+    success : bool
+        scipy's name for ``converged``.
+    nit : int
+        scipy's name for ``n_iter``.
     """
 
     x: np.ndarray
@@ -114,6 +126,17 @@ class MinimizeResult:
     learning_rate: str = "constant"
     eta0: float = 0.0
     compiled: bool = False
+    jac: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def success(self) -> bool:
+        """True when the gradient norm fell to ``tol`` (scipy's name for ``converged``)."""
+        return self.converged
+
+    @property
+    def nit(self) -> int:
+        """Number of steps taken (scipy's name for ``n_iter``)."""
+        return self.n_iter
 
     @property
     def verdict(self) -> str:
@@ -540,4 +563,5 @@ initial_accumulator_value, rho, centered
         learning_rate=learning_rate,
         eta0=eta0,
         compiled=compiled,
+        jac=g[:d].copy(),  # the gradient at x: each loop stores it only for accepted points
     )

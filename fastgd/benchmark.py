@@ -1,15 +1,26 @@
-"""``fastgd bench``: run the benchmark suites in ``bench/`` and write the report in ``reports/``.
+"""``fastgd bench``: run the benchmark suites in ``bench/`` and write a report.
 
 The suites are pytest-benchmark files (``bench/test_*.py``, the grid in
 ``bench/benchlib.py``). This module runs them in a subprocess with ``--benchmark-json``,
-then turns that JSON into ``reports/benchmark.md`` and PNG figures. Every figure in the
-report is computed here from the JSON; nothing is typed in. Ratios compare runs of the
-same pytest session.
+then turns that JSON into ``benchmark.md`` and PNG figures. Every figure in the report is
+computed here from the JSON; nothing is typed in. Ratios compare runs of the same pytest
+session. While the suites run, :class:`LoadMonitor` records the machine's load (load
+averages, and the CPU time other processes took on the usable cores); the report shows
+it and warns when the machine was busy (:func:`load_verdict`).
 
-``fastgd bench``            quick sweep (a few minutes on 2 cores)
-``fastgd bench --full``     the whole grid (n up to 1e7, d up to 1000, every mode and peer)
-``fastgd bench --tiny``     seconds; for tests
-``fastgd bench --report-only reports/bench.json``   rebuild the report from saved JSON
+Where the report goes (``--out`` overrides it): only the full sweep writes the committed
+``reports/``; the quick sweep writes ``reports/quick/`` and the tiny one ``reports/tiny/``,
+both ignored by git, so running the README's main job leaves the checkout (its committed
+report and the README's table) as it was.
+
+- ``fastgd bench``: the quick sweep (a few minutes on 2 cores), into ``reports/quick/``;
+- ``fastgd bench --full``: the whole grid (n up to 1e7, d up to 1000, every mode and
+  peer), into ``reports/``;
+- ``fastgd bench --tiny``: seconds, for tests, into ``reports/tiny/``;
+- ``fastgd bench --report-only reports/bench.json``: rebuild the report from saved JSON
+  (into the JSON's folder).
+
+The last line ``fastgd bench`` prints says where the report is and how many goals passed.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -40,6 +52,7 @@ FIGURES = {
 SECTIONS = (
     "## How to reproduce",
     "## Machine",
+    "## Machine load during the run",
     "## Memory read bandwidth",
     "## Speed goals of the core issue",
     "## Throughput",
@@ -178,6 +191,240 @@ def machine_info() -> dict:
         "River": versions["river"],
         "PyTorch": versions["torch"],
     }
+
+
+# --------------------------------------------------------------------------- machine load
+#: The machine counts as busy when other processes took, on average, at least this share
+#: of the usable cores' time during the run ...
+BUSY_CPU_SHARE = 0.25
+#: ... or, where CPU times cannot be read, when the highest 1-minute load average during
+#: the run exceeded the benchmark's own one thread by this many per usable core.
+BUSY_LOAD_PER_CORE = 0.5
+
+
+def _usable_cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        return None
+
+
+def _busy_cpu_seconds(cpus: list[int]) -> float | None:
+    """CPU seconds the usable CPUs spent busy since boot (every process), or None."""
+    try:
+        import psutil
+
+        per_cpu = psutil.cpu_times(percpu=True)
+        fields = ("user", "nice", "system", "irq", "softirq", "steal")
+        return float(
+            sum(getattr(per_cpu[c], f, 0.0) for c in cpus if c < len(per_cpu) for f in fields)
+        )
+    except ImportError:
+        pass
+    try:  # Linux without psutil: /proc/stat, in clock ticks
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        wanted = {f"cpu{c}" for c in cpus}
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *values = line.split()
+            if name in wanted:
+                v = [int(x) for x in values]
+                total += v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+        return total / ticks
+    except (OSError, ValueError, IndexError, AttributeError):  # pragma: no cover
+        return None
+
+
+def _own_cpu_seconds() -> float | None:
+    """CPU seconds of this process and of its waited-for children (the suites)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class LoadMonitor:
+    """Record the machine's load while a benchmark runs (a context manager).
+
+    Before and after the run it reads the load averages (``os.getloadavg``) and the busy
+    CPU time of the CPUs this process may use (psutil, or ``/proc/stat``); while the run
+    goes on, a background thread samples the 1-minute load average every ``interval``
+    seconds. The CPU time the run itself used (this process and its children, from
+    ``resource.getrusage``) is subtracted from the machine's: what remains is the share
+    of the usable cores that other processes took, the figure :func:`load_verdict`
+    judges by.
+
+    Parameters
+    ----------
+    interval : float, default=2.0
+        Seconds between two samples of the load average.
+
+    Examples
+    --------
+    >>> with LoadMonitor() as monitor:
+    ...     pass  # the benchmark
+    >>> load = monitor.result()
+    >>> load["usable_cores"] >= 1, load["busy"] == load_verdict(load)[0]
+    (True, True)
+    """
+
+    def __init__(self, interval: float = 2.0):
+        self.interval = float(interval)
+        self.cpus = _usable_cpus()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._samples: list[float] = []
+        self._result: dict | None = None
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            avg = _loadavg()
+            if avg is not None:
+                self._samples.append(avg[0])
+
+    def __enter__(self) -> LoadMonitor:
+        self._before = _loadavg()
+        self._busy0 = _busy_cpu_seconds(self.cpus)
+        self._own0 = _own_cpu_seconds()
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._sample, name="fastgd-load", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        seconds = time.perf_counter() - self._t0
+        after = _loadavg()
+        busy1, own1 = _busy_cpu_seconds(self.cpus), _own_cpu_seconds()
+        res = {
+            "seconds": round(seconds, 1),
+            "usable_cores": len(self.cpus),
+            "loadavg_before": self._before,
+            "loadavg_after": after,
+            "loadavg_max_1min": max(
+                [v[0] for v in (self._before, after) if v is not None] + self._samples,
+                default=None,
+            ),
+            "cpu_busy_cores": None,
+            "own_cpu_cores": None,
+            "other_cpu_cores": None,
+        }
+        if seconds > 0 and None not in (self._busy0, busy1):
+            res["cpu_busy_cores"] = round((busy1 - self._busy0) / seconds, 3)
+            if None not in (self._own0, own1):
+                res["own_cpu_cores"] = round((own1 - self._own0) / seconds, 3)
+                res["other_cpu_cores"] = round(
+                    max(0.0, res["cpu_busy_cores"] - res["own_cpu_cores"]), 3
+                )
+        res["busy"], res["reason"] = load_verdict(res)
+        self._result = res
+
+    def result(self) -> dict:
+        """The record of the run: load averages, CPU use (in cores) and the verdict."""
+        if self._result is None:
+            raise RuntimeError("LoadMonitor.result() is available after the with block.")
+        return dict(self._result)
+
+
+def load_verdict(load: dict | None) -> tuple[bool, str]:
+    """Whether the machine was busy during a run, and why (or why not), in words.
+
+    Parameters
+    ----------
+    load : dict or None
+        :meth:`LoadMonitor.result` (as stored in the benchmark JSON), or None for a run
+        that did not record it.
+
+    Returns
+    -------
+    busy : bool
+        True when other processes took at least :data:`BUSY_CPU_SHARE` of the usable
+        cores' time on average; where CPU times were not measured, when the highest
+        1-minute load average exceeded 1 (the benchmark's own thread) by
+        :data:`BUSY_LOAD_PER_CORE` per usable core.
+    reason : str
+        The figures the verdict rests on.
+    """
+    if not load:
+        return False, "the machine's load was not recorded for this run"
+    cores = max(1, int(load.get("usable_cores") or 1))
+    other = load.get("other_cpu_cores")
+    if other is not None:
+        share = other / cores
+        return share >= BUSY_CPU_SHARE, (
+            f"other processes used {other:.2f} of the {cores} usable cores on average, "
+            f"{share:.0%} of their time; busy from {BUSY_CPU_SHARE:.0%}"
+        )
+    peak = load.get("loadavg_max_1min")
+    if peak is not None:
+        excess = (peak - 1.0) / cores
+        return excess >= BUSY_LOAD_PER_CORE, (
+            f"the 1-minute load average reached {peak:.2f} on {cores} usable cores; busy "
+            f"from {1 + BUSY_LOAD_PER_CORE * cores:.2f}, as CPU times were not measured"
+        )
+    return False, "neither CPU times nor load averages could be read on this machine"
+
+
+def load_lines(load: dict | None) -> list[str]:
+    """The report's "Machine load during the run" section (markdown lines)."""
+    if not load:
+        return [
+            "Not recorded: these results come from a run before `fastgd bench` recorded "
+            "the machine's load.",
+            "",
+        ]
+
+    def avg(v):
+        return "-" if v is None else " / ".join(f"{x:.2f}" for x in v)
+
+    def cores(v):
+        return "-" if v is None else f"{v:.2f} cores"
+
+    busy, why = load_verdict(load)
+    lines = [
+        "Recorded by `fastgd bench` while the suites ran (`os.getloadavg`; CPU time of the "
+        "usable cores from psutil or `/proc/stat`, minus this run's own from "
+        "`getrusage`).",
+        "",
+    ]
+    lines += _table(
+        ["item", "value"],
+        [
+            ("run length", f"{load.get('seconds', float('nan')):.0f} s"),
+            ("usable cores", load.get("usable_cores", "-")),
+            ("load average before (1 / 5 / 15 min)", avg(load.get("loadavg_before"))),
+            ("load average after (1 / 5 / 15 min)", avg(load.get("loadavg_after"))),
+            (
+                "highest 1-min load average during the run",
+                "-" if load.get("loadavg_max_1min") is None else f"{load['loadavg_max_1min']:.2f}",
+            ),
+            ("CPU use of the usable cores, every process", cores(load.get("cpu_busy_cores"))),
+            ("CPU use of this run", cores(load.get("own_cpu_cores"))),
+            ("CPU use of other processes", cores(load.get("other_cpu_cores"))),
+        ],
+    )
+    lines += [
+        "",
+        (
+            f"**The machine was busy during this run**: {why}."
+            if busy
+            else f"The machine was quiet during this run: {why}."
+        ),
+        "",
+    ]
+    return lines
 
 
 # --------------------------------------------------------------------------- analysis
@@ -435,6 +682,15 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
         "session. Times are the best of the rounds of each benchmark.",
         "",
     ]
+    busy, why = load_verdict(m.get("load"))
+    if busy:
+        lines += [
+            f"> **Warning: the machine was busy during this run** ({why}). Timings are "
+            "slower and noisier than on a quiet machine, so a FAIL below may be the "
+            "load's doing: compare ratios within this report, and rerun on a quiet "
+            "machine before trusting a verdict.",
+            "",
+        ]
     lines += [
         SECTIONS[0],
         "",
@@ -449,12 +705,14 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
         "",
     ]
     lines += [SECTIONS[1], ""]
-    lines += _table(["item", "value"], [(k, v) for k, v in m.items() if k not in ("argv",)])
+    lines += _table(["item", "value"], [(k, v) for k, v in m.items() if k not in ("argv", "load")])
+    lines += ["", SECTIONS[2], ""]
+    lines += load_lines(m.get("load"))
 
     bw = res["bandwidth"]
     lines += [
         "",
-        SECTIONS[2],
+        SECTIONS[3],
         "",
         f"Each probe sums {res['bandwidth_bytes'] / 1e6:,.0f} MB of float64 "
         "(`@numba.njit`; the all-core probe uses `prange` over 8 blocks per thread). "
@@ -475,7 +733,7 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
     rounds = "/".join(str(k) for k in goal_rounds) or "?"
     lines += [
         "",
-        SECTIONS[3],
+        SECTIONS[4],
         "",
         "One epoch of per-sample SGD (squared loss, `SGDRegressor(max_iter=1, tol=None, "
         "random_state=0).fit`, shuffled), whole call, side by side with scikit-learn in "
@@ -498,7 +756,7 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
 
     tp = res["throughput"]
     lines += [
-        SECTIONS[4],
+        SECTIONS[5],
         "",
         "Samples per second of one epoch (n / best time); columns are n. Slow peers "
         "run on a subset of sizes (marked) and are reported per sample, like every "
@@ -516,7 +774,7 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
     fg = [r for r in tp if r["impl"] in ("fastgd", "fastgd-kernel")]
     lines += [
         "",
-        SECTIONS[5],
+        SECTIONS[6],
         "",
         "GB/s of X read per epoch (n d itemsize / best time) and as a fraction of the "
         "single-core plain-sum bandwidth (the core issue's yardstick); the fastest "
@@ -540,7 +798,7 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
         )
     lines += [
         "",
-        SECTIONS[6],
+        SECTIONS[7],
         "",
         "Peer's time / fastgd `fit` time for the same mode, n, d and dtype (> 1: fastgd "
         "is faster).",
@@ -554,7 +812,7 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
 
     lines += [
         "",
-        SECTIONS[7],
+        SECTIONS[8],
         "",
         "Seconds of one whole `fit(max_iter=k, tol=None)` call, for the first k whose "
         "objective (mean loss + 1e-4/2 |w|^2, scikit-learn's default L2, the same for "
@@ -585,7 +843,7 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
 
     lines += [
         "",
-        SECTIONS[8],
+        SECTIONS[9],
         "",
         "A fresh interpreter imports numpy and scikit-learn's base (timed apart: the "
         "estimators inherit `BaseEstimator`), then fastgd, and fits 1,000 x 10 rows three "
@@ -623,7 +881,7 @@ def build_report(res: dict, out_dir, command: str = "") -> Path:
         ],
         st_rows,
     )
-    lines += ["", SECTIONS[9], ""]
+    lines += ["", SECTIONS[10], ""]
     for key, path in figures.items():
         lines += [f"![{key}]({path.name})", ""]
     report = out / REPORT_NAME
@@ -810,7 +1068,11 @@ def find_bench_dir(given=None) -> Path:
 
 
 def pytest_command(args, json_path: Path, bench_dir: Path) -> list[str]:
-    """The pytest command line that runs the suites for ``args``."""
+    """The pytest command line that runs the suites for ``args``.
+
+    ``json_path`` should be absolute: the suites write it, and pytest-benchmark's (unused)
+    storage folder next to it, from their own working folder.
+    """
     profile = "full" if args.full else "tiny" if args.tiny else "quick"
     max_time = {"tiny": "0.01", "quick": "0.05", "full": "0.2"}[profile]
     cmd = [
@@ -828,6 +1090,9 @@ def pytest_command(args, json_path: Path, bench_dir: Path) -> list[str]:
         "--tb=short",
         f"--fastgd-profile={profile}",
         f"--benchmark-json={json_path}",
+        # pytest-benchmark creates its storage folder even unused: next to the report,
+        # not in the working folder
+        f"--benchmark-storage=file://{json_path.parent / '.benchmarks'}",
         "--benchmark-min-rounds=3",
         f"--benchmark-max-time={max_time}",
         "--benchmark-warmup=off",
@@ -844,9 +1109,56 @@ def pytest_command(args, json_path: Path, bench_dir: Path) -> list[str]:
     return cmd
 
 
+#: Where each profile writes its report when ``--out`` is not given: only the full sweep
+#: writes the committed ``reports/``; the others write folders that git ignores.
+DEFAULT_OUT = {"full": "reports", "quick": "reports/quick", "tiny": "reports/tiny"}
+
+
+def profile_of(args: argparse.Namespace) -> str:
+    """``'full'``, ``'tiny'`` or ``'quick'`` (the default) for parsed ``fastgd bench`` args."""
+    return "full" if args.full else "tiny" if args.tiny else "quick"
+
+
+def output_dir(args: argparse.Namespace) -> Path:
+    """The report folder: ``--out``, else the saved JSON's folder (``--report-only``),
+    else :data:`DEFAULT_OUT` of the profile."""
+    if args.out:
+        return Path(args.out)
+    if args.report_only:
+        return Path(args.report_only).parent
+    return Path(DEFAULT_OUT[profile_of(args)])
+
+
+def summary_line(goals: list[dict], report: Path, busy: bool = False) -> str:
+    """The last line of ``fastgd bench``: where the report is and how many goals passed."""
+    counts = {v: sum(g["verdict"] == v for g in goals) for v in ("PASS", "FAIL", "NOT MEASURED")}
+    rest = [f"{counts['FAIL']} failed"]
+    if counts["NOT MEASURED"]:
+        rest.append(f"{counts['NOT MEASURED']} not measured")
+    return (
+        f"fastgd bench: {counts['PASS']} of {len(goals)} goals passed ({', '.join(rest)})"
+        + ("; the machine was busy, see the report" if busy else "")
+        + f"; report: {report}"
+    )
+
+
+def _store_results(path: Path, load: dict | None) -> None:
+    """Drop every round's timing from the JSON (the statistics stay: it stays small) and
+    record the machine's load of the run in its machine info."""
+    data = json.loads(path.read_text())
+    for b in data.get("benchmarks", []):
+        b.get("stats", {}).pop("data", None)
+    if load is not None:
+        data.setdefault("machine_info", {}).setdefault("fastgd", {})["load"] = load
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the suites (unless ``--report-only``) and write the report; returns the exit code."""
-    out = Path(args.out)
+    """Run the suites (unless ``--report-only``) and write the report; returns the exit code.
+
+    The last line printed says where the report is and how many goals passed.
+    """
+    out = output_dir(args)
     rc = 0
     if args.report_only:
         json_path = Path(args.report_only)
@@ -869,12 +1181,14 @@ def run(args: argparse.Namespace) -> int:
         command = command_text(args)
         print(
             f"fastgd bench: running the suites in {bench_dir} "
-            f"({'full' if args.full else 'tiny' if args.tiny else 'quick'} sweep; each line "
-            "below is one benchmark)\n  " + " ".join(shlex.quote(c) for c in cmd),
+            f"({profile_of(args)} sweep, report into {out}/; each line below is one "
+            "benchmark)\n  " + " ".join(shlex.quote(c) for c in cmd),
             flush=True,
         )
         t0 = time.perf_counter()
-        rc = subprocess.run(cmd).returncode
+        with LoadMonitor() as monitor:
+            rc = subprocess.run(cmd).returncode
+        load = monitor.result()
         print(
             f"fastgd bench: suites finished in {time.perf_counter() - t0:.0f} s "
             f"(pytest exit code {rc})",
@@ -883,19 +1197,23 @@ def run(args: argparse.Namespace) -> int:
         if not json_path.is_file():
             print("fastgd bench: no benchmark JSON was written", file=sys.stderr)
             return rc or 1
-    if not args.report_only:
-        _drop_round_data(json_path)
+        _store_results(json_path, load)
     res = load_results(json_path)
     report = build_report(res, out, command=command)
     print(f"fastgd bench: report written to {report}")
     if args.readme:
         update_readme(Path(args.readme), res, report)
         print(f"fastgd bench: headline table written into {args.readme}")
-    for g in evaluate_goals(res):
+    goals = evaluate_goals(res)
+    for g in goals:
         print(
             f"  {g['verdict']:<12} {g['goal']}: {g['measured']} (target {g['target']})"
             + (f" [{g['note']}]" if g["note"] else "")
         )
+    busy, why = load_verdict(res["machine"].get("load"))
+    if busy:
+        print(f"fastgd bench: warning: the machine was busy during the run ({why})")
+    print(summary_line(goals, report, busy), flush=True)
     return rc
 
 
@@ -937,14 +1255,6 @@ def update_readme(readme: Path, res: dict, report: Path) -> None:
     readme.write_text(head + "\n".join(body) + tail)
 
 
-def _drop_round_data(path: Path) -> None:
-    """Remove every round's timing from the JSON (kept: the statistics); keeps it small."""
-    data = json.loads(path.read_text())
-    for b in data.get("benchmarks", []):
-        b.get("stats", {}).pop("data", None)
-    path.write_text(json.dumps(data, indent=1) + "\n")
-
-
 def register(subparsers) -> None:
     """Add the ``bench`` subcommand to the ``fastgd`` command line.
 
@@ -953,7 +1263,15 @@ def register(subparsers) -> None:
     subparsers : argparse._SubParsersAction
         The ``fastgd`` parser's subcommands.
     """
-    p = subparsers.add_parser("bench", help="run the benchmark suites and write reports/")
+    p = subparsers.add_parser(
+        "bench",
+        help="run the benchmark suites and write a report (quick sweep: reports/quick/)",
+        description="Run the pytest-benchmark suites in bench/ and write benchmark.md, its "
+        "figures and bench.json: the quick sweep (default) into reports/quick/, --tiny into "
+        "reports/tiny/ (both ignored by git), --full into the committed reports/. The "
+        "report records the machine's load during the run and warns when it was busy; the "
+        "last line printed says where the report is and how many goals passed.",
+    )
     size = p.add_mutually_exclusive_group()
     size.add_argument(
         "--quick",
@@ -972,7 +1290,13 @@ def register(subparsers) -> None:
     p.add_argument(
         "--skip-cold", action="store_true", help="skip the cold-compile measurement (~20 s)"
     )
-    p.add_argument("--out", default="reports", help="report directory (default reports/)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="report directory (default: reports/ for --full, which git tracks; "
+        "reports/quick/ and reports/tiny/, which git ignores, for the other sweeps; with "
+        "--report-only the JSON's folder)",
+    )
     p.add_argument("--bench-dir", default=None, help="the suites (default ./bench)")
     p.add_argument(
         "--report-only",
@@ -999,6 +1323,6 @@ def command_text(args: argparse.Namespace) -> str:
     for opt in ("sizes", "dims", "impls"):
         if getattr(args, opt):
             parts += [f"--{opt}", getattr(args, opt)]
-    if args.out != "reports":
+    if args.out and Path(args.out) != Path(DEFAULT_OUT[profile_of(args)]):
         parts += ["--out", args.out]
     return " ".join(shlex.quote(p) for p in parts)

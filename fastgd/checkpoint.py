@@ -17,18 +17,20 @@ numeric or string arrays: per linear model ``lin{k}_params`` (d+1,),
 array (name, dtype, shape, bytes) and ``meta_sha256`` over the JSON itself (all of it
 but the two digests, canonically serialised).
 
-Version 3 adds two optional metadata fields: ``target_name`` (the name of the column the
-model was trained to predict, as ``fastgd fit`` records it) and ``classes_dtype``
+Version 3 adds three optional metadata fields: ``target_name`` (the name of the column the
+model was trained to predict, as ``fastgd fit`` records it), ``classes_dtype``
 (``"object"`` when ``classes_`` was an object array -- string labels from pandas, a
 categorical, Python ints -- stored as a plain string, boolean, integer or float member and
-turned back into an object array on reading). A file that needs neither is written as
-version 2, which earlier fastgd releases read. Version 1 files (fastgd before the metadata
+turned back into an object array on reading) and ``coef_dtype`` (``"float32"`` when the
+model was fitted on float32 X and publishes a float32 ``coef_``; the parameters are float64
+either way). A file that needs none of them is written as version 2, which earlier fastgd
+releases read. Version 1 files (fastgd before the metadata
 digest) have the same members as version 2 and only the array digest; both are still read.
 
 The file is untrusted input. Reading never executes code and never unpickles; before
 any member is inflated, its declared size (the zip entry's and its ``.npy`` header's)
 is checked against what the metadata implies and against the archive's own size
-(compressed members: at most :data:`MAX_INFLATED` bytes in all), so a small file
+(compressed members: at most ``MAX_INFLATED`` bytes in all), so a small file
 cannot make ``read`` allocate much; only regular files are opened, without blocking.
 Every array is then checked against every shape the metadata implies. A file that is
 not a checkpoint, truncated, altered, inconsistent or from a newer format is refused
@@ -95,9 +97,13 @@ _META_KEYS = {
 _EXTRA_META_KEYS = {
     1: set(),
     2: {"meta_sha256"},
-    3: {"meta_sha256", "target_name", "classes_dtype"},
+    3: {"meta_sha256", "target_name", "classes_dtype", "coef_dtype"},
 }
-_OPTIONAL_META_KEYS = {1: {"optimizer"}, 2: set(), 3: {"target_name", "classes_dtype"}}
+_OPTIONAL_META_KEYS = {
+    1: {"optimizer"},
+    2: set(),
+    3: {"target_name", "classes_dtype", "coef_dtype"},
+}
 _DIGEST_KEYS = ("sha256", "meta_sha256")
 
 
@@ -297,6 +303,11 @@ def write(path, state: dict) -> Path:
                 f"target_name must be a string (a column name), got {type(target_name).__name__}."
             )
         extra["target_name"] = target_name
+    coef_dtype = state.get("coef_dtype", "float64")
+    if coef_dtype != "float64":  # a float32 fit publishes a float32 coef_
+        if coef_dtype != "float32":
+            raise ValueError(f"coef_dtype must be 'float32' or 'float64', got {coef_dtype!r}.")
+        extra["coef_dtype"] = coef_dtype
     if state.get("feature_names_in") is not None:
         arrays["feature_names_in"] = _string_array(
             np.asarray(state["feature_names_in"]).astype(str), "feature_names_in_"
@@ -561,6 +572,8 @@ def _check_meta(meta, n_entries: int) -> dict:
         raise _Refused(f"checkpoint metadata has the target name {target_name!r:.80}")
     if meta.get("classes_dtype", "object") != "object":
         raise _Refused(f"checkpoint metadata has classes_dtype {meta['classes_dtype']!r:.80}")
+    if meta.get("coef_dtype", "float32") != "float32":  # written only for float32
+        raise _Refused(f"checkpoint metadata has coef_dtype {meta['coef_dtype']!r:.80}")
     return {
         "version": version,
         "n_models": _int(meta["n_models"], "n_models", 1, max(1, n_entries // 4)),
@@ -798,6 +811,7 @@ def _read_archive(zf: zipfile.ZipFile, archive_size: int) -> dict:
         "classes": classes,
         "feature_names_in": arrays.get("feature_names_in"),
         "target_name": raw_meta.get("target_name"),
+        "coef_dtype": raw_meta.get("coef_dtype"),
     }
 
 
@@ -1025,7 +1039,7 @@ def check_state(state, classifier: bool) -> dict:
 
 
 def save(estimator, path) -> Path:
-    """``estimator.save(path)``: write its :meth:`training_state` with :func:`write`."""
+    """``estimator.save(path)``: write its :meth:`~fastgd.SGDRegressor.training_state` with :func:`write`."""
     if not callable(getattr(estimator, "training_state", None)):
         raise TypeError(
             f"checkpoints hold fastgd.SGDRegressor and fastgd.SGDClassifier, not "

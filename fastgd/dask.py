@@ -8,7 +8,7 @@ state, and per-partition sums. Three schemes (``scheme=``):
 
 ``"gradient"``
     Synchronous steps: each batch's gradient is the sum of the partitions' gradient sums,
-    computed by fastgd's kernels on the workers (:mod:`fastgd._kernels.distributed`),
+    computed by fastgd's kernels on the workers (``fastgd._kernels.distributed``),
     added in partition order on the client, which takes the optimizer step (any
     optimizer, schedule and penalty). **Guarantee:** the trajectory of the
     single-process full- or mini-batch fit with the same options (``batch_size=None``
@@ -33,7 +33,7 @@ state, and per-partition sums. Three schemes (``scheme=``):
     model travels, X does not), ``max_iter`` passes; the model is fetched after every
     partition and, with ``checkpoint=``, saved there, so :func:`fit` resumes from the
     last completed partition. **Guarantee:** bit for bit a single-process
-    ``partial_fit`` over the same partitions in order (then :meth:`flush`). One worker
+    ``partial_fit`` over the same partitions in order (then :meth:`~fastgd.SGDRegressor.flush`). One worker
     busy at a time: this is dask-ml's ``Incremental``, without dask-ml.
 
 ``scheme="auto"`` (what ``estimator.fit`` on a dask collection uses): ``"gradient"`` for
@@ -418,13 +418,13 @@ class Warmup(_WorkerPlugin):
         self.estimator = clone(estimator)
         self.dtypes = tuple(dtypes)
         self.sparse = sparse
-        import hashlib
-
-        params = repr(sorted((k, repr(v)) for k, v in estimator.get_params().items()))
-        digest = hashlib.sha256(params.encode()).hexdigest()[:12]
+        problem = estimator._make_problem()
+        lazy = bool(problem.hp[C.HP_LAZY_UPDATES])
+        # numba compiles per path and types, never per option value: one plugin per path
         kind = "csr" if sparse else "dense"
         self.name = (
-            f"fastgd-warm-{type(estimator).__name__}-{'-'.join(self.dtypes)}-{kind}-{digest}"
+            f"fastgd-warm-{type(estimator).__name__}-{'-'.join(self.dtypes)}-{kind}-"
+            f"{problem.path}{'-lazy' if lazy else ''}"
         )
 
     def setup(self, worker=None) -> None:
@@ -581,19 +581,24 @@ def _gradient_epoch(job: _Job, k: int, problem, shuffle: bool, counter: list):
         sumloss = sumpen = 0.0
         for j in range(n_batches):
             params = lin.params.copy()
-            futures = []
+            encs, rows, los, his, keys = [], [], [], [], []
             for p, enc in enumerate(job.encoded):
                 lo, hi = int(bounds[p][j]), int(bounds[p][j + 1])
                 if hi > lo:
                     rows_p = None if locals_[p] is None else locals_[p][lo:hi]
                     if rows_p is not None:
                         lo, hi = 0, hi - lo
-                    futures.append(
-                        client.submit(
-                            _gradient, enc, k, params, problem.loss, eps, rows_p,
-                            lo, hi, key=f"fastgd-grad-{tag}-{j}-{p}",
-                        )
-                    )  # fmt: skip
+                    encs.append(enc)
+                    rows.append(rows_p)
+                    los.append(lo)
+                    his.append(hi)
+                    keys.append(f"fastgd-grad-{tag}-{j}-{p}")
+            P = len(encs)
+            # one message to the scheduler per round (client.map), not one per partition
+            futures = client.map(
+                _gradient, encs, [k] * P, [params] * P, [problem.loss] * P, [eps] * P, rows,
+                los, his, key=keys,
+            )  # fmt: skip
             results = client.gather(futures)
             g = np.zeros(job.d + 1)
             bad = -1
@@ -632,19 +637,16 @@ def _average_epoch(job: _Job, k: int, problem, shuffle, seed: int, local_rows, c
     def epoch(order, lin):
         r = counter[0]
         counter[0] += 1
-        futures = []
         live = [p for p in range(len(job.parts)) if job.lengths[p] > 0]
-        for p in live:
-            count = None if local_rows is None else int(local_rows)
-            start = 0 if local_rows is None else r * int(local_rows)
-            pseed = (seed, k, p) if local_rows is not None else (seed, k, p, r)
-            futures.append(
-                client.submit(
-                    _local_run, job.encoded[p], k, lin.params, lin.state, lin.counters,
-                    problem, pseed, shuffle, start, count,
-                    key=f"fastgd-avg-{job.key}-{k}-{r}-{p}",
-                )
-            )  # fmt: skip
+        count = None if local_rows is None else int(local_rows)
+        start = 0 if local_rows is None else r * int(local_rows)
+        seeds = [(seed, k, p) if local_rows is not None else (seed, k, p, r) for p in live]
+        P = len(live)
+        futures = client.map(
+            _local_run, [job.encoded[p] for p in live], [k] * P, [lin.params] * P,
+            [lin.state] * P, [lin.counters] * P, [problem] * P, seeds, [shuffle] * P,
+            [start] * P, [count] * P, key=[f"fastgd-avg-{job.key}-{k}-{r}-{p}" for p in live],
+        )  # fmt: skip
         results = client.gather(futures)
         bad = next((b for *_, b in results if b >= 0), -1)
         sumloss = sum(res[3] for res in results)
@@ -849,7 +851,10 @@ def _fit_rounds(est, X, y, sample_weight, client, scheme, coef_init, intercept_i
             max_iter=est.max_iter,
             tol=est.tol,
             n_iter_no_change=est.n_iter_no_change,
-            shuffle=est.shuffle and scheme == "gradient",
+            # a full batch's order changes only the order of one sum: no permutation of
+            # all n rows per round on the client (the model's shuffling stream then
+            # differs from a single-process fit's; the trajectory does not)
+            shuffle=est.shuffle and scheme == "gradient" and problem.batch_rows(job.n) < job.n,
             rng=rng if rngs is None else rngs[k],
             verbose=est.verbose,
             stop=stop,

@@ -375,8 +375,8 @@ def line_fit(size: str = "full", outdir: str | Path | None = None) -> ExampleRes
             label=f"raw x: {model.coef_[0]:.4f} x + {model.intercept_[0]:.4f}",
         )
         ax.plot(x, w_s * x + b_s, lw=1.5, ls="--", label=f"standardised: {w_s:.4f} x + {b_s:.4f}")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
+        ax.set_xlabel("$x$")
+        ax.set_ylabel("$y$")
         ax.set_title("y = 0.5 x + 2 fitted by full-batch gradient descent")
         ax.legend(fontsize="small")
         return _finish(fig, path)
@@ -916,7 +916,7 @@ def tolerance_stop(size: str = "full", outdir: str | Path | None = None) -> Exam
                 textcoords="offset points",
             )
         ax.set_xlabel("iteration")
-        ax.set_ylabel("gradient norm ||grad f(x)||")
+        ax.set_ylabel(r"gradient norm $\|\nabla f(x)\|$")
         ax.set_title("Tolerance stop on x^2 + 2y^2")
         ax.legend(fontsize="small")
         return _finish(fig, path)
@@ -1035,7 +1035,7 @@ def streaming(size: str = "full", outdir: str | Path | None = None) -> ExampleRe
         fig, ax = _figure()
         ax.semilogy(seen, errors, lw=1.5, marker="o" if len(seen) <= 60 else None, ms=3)
         ax.set_xlabel("samples seen")
-        ax.set_ylabel("max |parameter - true value|")
+        ax.set_ylabel(r"$\max_j |\hat{\theta}_j - \theta_j|$ (parameters vs true values)")
         ax.set_title(f"Streaming: partial_fit on chunks of {chunk}")
         ax.grid(True, alpha=0.3)
         return _finish(fig, path)

@@ -11,10 +11,12 @@ import copy
 import dataclasses
 import math
 import numbers
+import sys
 import threading
 import time
 import warnings
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -33,29 +35,164 @@ from ._driver import (
     _lazy_per_sample,
     grown,
     identity_order,
+    kernel_view,
     permutation,
     run_epochs,
     set_optimal_init,
     unit_weights,
     watch_growth,
 )
-from ._hotpath import _FAST_DTYPES, MAX_CURVE, HotPath
+from ._hotpath import _F32, _F64, _FAST_DTYPES, MAX_CURVE, HotPath
 from ._kernels.targets import encode_labels, finite
 from ._threads import resolve_n_jobs
 from .options import check_bool as _check_bool
 from .options import check_int as _check_int
 from .options import check_real as _check_real
 
+if TYPE_CHECKING:  # pragma: no cover - annotations only (typing.Self from Python 3.11)
+    from typing_extensions import Self
+
 # plain 2-D float NumPy input takes the fast path below, everything else goes through
 # scikit-learn's validation
 # published from the models when first read after a partial_fit hot-path call
 _LAZY_ATTRS = frozenset(("coef_", "intercept_", "t_"))
+# SGDClassifier's methods that exist for log_loss and modified_huber only
+_PROBA_METHODS = frozenset(("predict_proba", "predict_log_proba"))
 
 
 def _validate_data(*args, **kwargs):
     from sklearn.utils.validation import validate_data
 
     return validate_data(*args, **kwargs)
+
+
+def _check_y(y, **kwargs):
+    # scikit-learn's own check of y alone; validate_data(self, "no_validation", y) would
+    # also check the placeholder X's feature names and warn that "X does not have valid
+    # feature names" on every fit of a model trained on a DataFrame
+    from sklearn.utils.validation import _check_y as check_y
+
+    return check_y(y, **kwargs)
+
+
+_FLOAT_BLOCKS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _frame_kind(X) -> str | None:
+    """``'pandas'`` or ``'polars'`` for a DataFrame of those libraries, else None.
+
+    Only looks the classes up when the library is already imported (X cannot be one of
+    its frames otherwise): nothing is imported here.
+    """
+    name = type(X).__name__
+    if name != "DataFrame":
+        return None
+    for lib in ("pandas", "polars"):
+        module = sys.modules.get(lib)
+        if module is not None and isinstance(X, module.DataFrame):
+            return lib
+    return None
+
+
+def _frame_array(X, kind: str):
+    """``(array, names)`` of a DataFrame whose columns are all float32 / float64 and
+    named by strings: the C-contiguous float array scikit-learn's ``check_array`` would
+    make of it (float32 when every column is float32, else float64) and the column
+    names (a pandas Index or a list of str). None for anything else (other dtypes,
+    extension or sparse columns, non-string names), which scikit-learn validates.
+
+    The one cost that stays is the transposition: both libraries store a frame by
+    column, the kernels read rows.
+    """
+    if kind == "pandas":
+        names = X.columns
+        if names.shape[0] == 0 or names.inferred_type != "string":
+            return None  # no names, or some that are not strings: scikit-learn's rules
+        # the dtypes from pandas' block manager (private, but there since pandas 0.x):
+        # 1 us where the public ``X.dtypes`` builds a Series in 15; anything unexpected
+        # falls back to scikit-learn's validation
+        mgr = getattr(X, "_mgr", None)
+        blocks = getattr(mgr, "blocks", None)
+        if blocks is None:
+            return None
+        if not all(block.dtype in _FLOAT_BLOCKS for block in blocks):
+            return None  # int, bool, object, extension (nullable) or sparse columns
+        arr = np.ascontiguousarray(X.to_numpy())
+    else:
+        import polars as pl
+
+        names = X.columns
+        if not names or not all(dt in (pl.Float64, pl.Float32) for dt in X.dtypes):
+            return None
+        arr = X.to_numpy(order="c")
+    if arr.ndim != 2 or arr.dtype not in _FLOAT_BLOCKS or not arr.flags.c_contiguous:
+        return None
+    return arr, names
+
+
+def _csr_coef(coef):
+    """``coef`` as scikit-learn's ``sparsify`` makes it: a CSR matrix of the same shape
+    (a ``csr_array`` under ``sklearn.set_config(sparse_interface="sparray")``)."""
+    from scipy import sparse
+    from sklearn import get_config
+
+    try:
+        csr = sparse.csr_array(coef)
+    except (TypeError, ValueError):  # a SciPy without 1-D sparse arrays
+        csr = sparse.csr_array(np.atleast_2d(coef))
+    if get_config().get("sparse_interface", "spmatrix") == "sparray":
+        return csr
+    return sparse.csr_matrix(csr)
+
+
+def _dense(coef) -> np.ndarray:
+    """``coef_`` as an ndarray (it is a CSR matrix after :meth:`_BaseSGD.sparsify`)."""
+    return coef.toarray() if _sparse.issparse(coef) else coef
+
+
+def _same_names(names, cached) -> bool:
+    """Whether two frames' column names are equal (the same object: no comparison)."""
+    if names is cached:
+        return True
+    if isinstance(names, list):  # polars
+        return isinstance(cached, list) and names == cached
+    if isinstance(cached, list) or not hasattr(names, "equals"):
+        return False
+    # two pandas Indexes: their arrays' own comparison where they have one (pandas 3's
+    # string columns: 0.6 us against Index.equals' 3 us a call)
+    values, other = getattr(names, "_values", None), getattr(cached, "_values", None)
+    if type(values) is type(other) and hasattr(values, "equals"):
+        return bool(values.equals(other))
+    return bool(names.equals(cached))
+
+
+def _series_array(y):
+    """A pandas / polars Series of a plain NumPy integer or float dtype as an ndarray
+    (no copy where the library allows), else None (scikit-learn's checks handle it).
+
+    pandas hands out its memory read-only (copy-on-write): such an array is returned as
+    :func:`fastgd._driver.kernel_view` (typed writable, never written), so that the
+    kernels that read y keep one compiled signature.
+    """
+    if type(y).__name__ != "Series":
+        return None
+    arr = None
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(y, pd.Series):
+        if isinstance(y.dtype, np.dtype) and y.dtype.kind in "iuf":
+            arr = y.to_numpy()
+    else:
+        pl = sys.modules.get("polars")
+        if (
+            pl is not None
+            and isinstance(y, pl.Series)
+            and (y.dtype.is_float() or y.dtype.is_integer())
+            and not y.null_count()
+        ):
+            arr = y.to_numpy()
+    if arr is None or arr.ndim != 1:
+        return None
+    return arr if arr.flags.writeable else kernel_view(arr)
 
 
 def _is_dask(X) -> bool:
@@ -158,6 +295,12 @@ class _BaseSGD(HotPath, BaseEstimator):
         _check_int("verbose", self.verbose, 0)
         _check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, True, True)
         _check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        if self.l1_ratio is None and self.penalty == "elasticnet":
+            # scikit-learn's rule: None is accepted where the penalty does not read it
+            raise ValueError(
+                "l1_ratio must be set when penalty is 'elasticnet': pass a number in "
+                "[0, 1] (e.g. l1_ratio=0.15), or another penalty."
+            )
         values = {name: getattr(self, name) for name in _OPTION_PARAMS}
         resolved = options.resolve(values, losses=self._allowed_losses, owner=type(self).__name__)
         problem = Problem(**vars(resolved), n_threads=resolve_n_jobs(self.n_jobs))
@@ -185,6 +328,11 @@ class _BaseSGD(HotPath, BaseEstimator):
             return np.ascontiguousarray(X)
         if _sparse.issparse(X):
             return self._check_sparse_X(X, reset=reset, finite=finite)
+        kind = _frame_kind(X)
+        if kind is not None:
+            arr = self._check_frame(X, kind, reset=reset)
+            if arr is not None:
+                return arr
         with _naming("X"):
             return _validate_data(
                 self,
@@ -195,6 +343,53 @@ class _BaseSGD(HotPath, BaseEstimator):
                 order="C",
                 ensure_all_finite=False,
             )
+
+    def _check_frame(self, X, kind: str, *, reset: bool):
+        """A pandas / polars DataFrame of float columns as the array scikit-learn's
+        validation would make of it, with its feature names set (``reset``) or checked,
+        without that validation's per-call cost; None when scikit-learn's rules have to
+        speak (no or other names, a warning to give, other dtypes, no rows).
+
+        The names are compared by the frame's own column index, cached against
+        ``feature_names_in_`` (a chunk's columns are often the same object).
+        """
+        converted = _frame_array(X, kind)
+        if converted is None or converted[0].shape[0] == 0:
+            return None
+        arr, names = converted
+        attrs = self.__dict__
+        if reset:
+            fitted = np.asarray(names, dtype=object)  # as scikit-learn stores them
+            self.feature_names_in_ = fitted
+            self.n_features_in_ = arr.shape[1]
+            attrs["_frame_names"] = (fitted, names)
+            return arr
+        fitted = attrs.get("feature_names_in_")
+        if fitted is None or arr.shape[1] != self.n_features_in_:
+            return None  # scikit-learn warns (fitted without names) or names the mismatch
+        cached = attrs.get("_frame_names")
+        if cached is None or cached[0] is not fitted or not _same_names(names, cached[1]):
+            if len(names) != fitted.shape[0] or any(
+                a != b for a, b in zip(names, fitted, strict=True)
+            ):
+                return None  # scikit-learn's message lists the unseen and missing names
+            attrs["_frame_names"] = (fitted, names)
+        return arr
+
+    def _frame_chunk(self, X, y):
+        """``(X, y)`` as arrays for the ``partial_fit`` hot path, for a model fitted on
+        named columns: a DataFrame of float columns whose names are the fitted ones
+        (:meth:`_check_frame`) and y an ndarray or a Series of a NumPy dtype; else None
+        (the general path validates and warns as scikit-learn does)."""
+        kind = _frame_kind(X)
+        if kind is None:
+            return None
+        if type(y) is not np.ndarray:
+            y = _series_array(y)
+            if y is None:
+                return None
+        arr = self._check_frame(X, kind, reset=False)
+        return None if arr is None else (arr, y)
 
     def _check_sparse_X(self, X, *, reset: bool, finite: bool):
         """A validated CSR matrix (:func:`fastgd._sparse.check_csr`): never densified.
@@ -223,6 +418,10 @@ class _BaseSGD(HotPath, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         X = self._check_X(X, reset=reset)
+        if type(y) is not np.ndarray:
+            series = _series_array(y)
+            if series is not None:
+                y = series
         fast_y = (
             type(y) is np.ndarray
             and y.ndim == 1
@@ -231,13 +430,8 @@ class _BaseSGD(HotPath, BaseEstimator):
         if not fast_y:
             _refuse_missing_labels(y)
             with _naming("y"):
-                y = _validate_data(
-                    self,
-                    "no_validation",
-                    y,
-                    reset=False,
-                    y_numeric=not self._is_classifier,
-                    multi_output=False,
+                y = _check_y(
+                    y, y_numeric=not self._is_classifier, multi_output=False, estimator=self
                 )
             if y.dtype.kind == "f" and not np.isfinite(y).all():
                 # scikit-learn checks an object y for NaN before converting it, so a None
@@ -310,14 +504,15 @@ class _BaseSGD(HotPath, BaseEstimator):
         *,
         max_iter,
         rng,
-        early_stopping,
-        y_labels=None,
+        split=None,
         partial=False,
     ):
         """Run the driver on every binary/regression problem; commit only on success.
 
-        ``Y`` has one column per linear model. Non-finite input leaves ``lins`` as they
-        were; divergence leaves each at its last finite epoch and re-raises.
+        ``Y`` has one column per linear model; ``split`` is early stopping's
+        ``(training rows, validation rows)`` (:meth:`_validation_split`) or None.
+        Non-finite input leaves ``lins`` as they were; divergence leaves each at its
+        last finite epoch and re-raises.
 
         One-vs-rest models train concurrently when ``problem.n_threads > 1`` and the
         work pays for the threads (:func:`fastgd._ovr.threads_for`), with the same bits
@@ -331,8 +526,8 @@ class _BaseSGD(HotPath, BaseEstimator):
         n = X.shape[0]
         rows = identity_order(n)
         val_rows = Xv = None
-        if early_stopping:
-            rows, val_rows = self._validation_split(y_labels, n)
+        if split is not None:
+            rows, val_rows = split
             Xv = X[val_rows]
             if not np.isfinite(Xv.data if _sparse.issparse(Xv) else Xv).all():
                 raise ValueError("Input X contains NaN or infinity; remove or impute them.")
@@ -451,22 +646,28 @@ class _BaseSGD(HotPath, BaseEstimator):
     def _publish(self, lins, problem):
         """Copy the served parameters (averaged when averaging has started) to the attributes.
 
-        O(d) per call: ``loss_curve_`` is computed from the models only when read.
+        O(d) per call: ``loss_curve_`` is computed from the models only when read. The
+        parameters are float64 inside; ``coef_`` takes the dtype of the fit's X (float32
+        or float64, :attr:`_coef_dtype`), and ``intercept_`` that dtype for one-vs-rest
+        and float64 for a binary problem, as scikit-learn 1.9 has them. After
+        :meth:`sparsify`, ``coef_`` is published as a CSR matrix.
         """
+        attrs = self.__dict__  # not parameters: skip __setattr__ (hot path)
+        dtype = attrs.get("_coef_dtype", _F64)
         if len(lins) == 1:  # the streaming hot path: no list-of-arrays conversions
             lin = lins[0]
             model = lin.model(problem)
-            attrs = self.__dict__  # not parameters: skip __setattr__ (hot path)
-            attrs["coef_"] = model[None, :-1].copy()
+            attrs["coef_"] = model[None, :-1].astype(dtype)  # a copy
             attrs["intercept_"] = model[-1:].copy()
             attrs["t_"] = lin.t
-            attrs["_published"] = True
-            return
-        models = np.array([lin.model(problem) for lin in lins])
-        self.coef_ = models[:, :-1].copy()
-        self.intercept_ = models[:, -1].copy()
-        self.t_ = max(lin.t for lin in lins)
-        self.__dict__["_published"] = True  # the hot path drops these three on a change
+        else:
+            models = np.array([lin.model(problem) for lin in lins])
+            attrs["coef_"] = models[:, :-1].astype(dtype)
+            attrs["intercept_"] = models[:, -1].astype(dtype)
+            attrs["t_"] = max(lin.t for lin in lins)
+        if "_sparse_coef" in attrs:
+            attrs["coef_"] = _csr_coef(attrs["coef_"])
+        attrs["_published"] = True  # the hot path drops these three on a change
 
     @property
     def loss_curve_(self) -> list[float]:
@@ -508,11 +709,28 @@ class _BaseSGD(HotPath, BaseEstimator):
     def _fit_common(self, X, y, *, coef_init, intercept_init, sample_weight, max_iter, partial):
         problem = self._make_problem()
         first = not (partial and hasattr(self, "_lins"))
+        if partial and first and self.early_stopping:
+            # scikit-learn's check (on the first call, as there): a stream has no
+            # validation set to stop on
+            raise ValueError(
+                "early_stopping should be False with partial_fit: partial_fit trains one "
+                "epoch per call and holds out no validation rows. Set early_stopping=False, "
+                "or call fit to train with early stopping."
+            )
         X, y = self._check_X_y(X, y, reset=first)
         n, d = X.shape
+        if first:
+            # coef_ is published in X's dtype (scikit-learn's); the training is float64
+            self.__dict__["_coef_dtype"] = _F32 if X.dtype == _F32 else _F64
+        if not partial:
+            self.__dict__.pop("_sparse_coef", None)  # fit publishes a dense coef_ again
         sw = self._check_sample_weight(sample_weight, n, allow_all_zero=partial)
         Y, labels = self._encode_targets(y, first=first, partial=partial)
         n_models = Y.shape[1]
+        # early stopping's validation rows are drawn before the shuffling seed (below),
+        # from random_state itself, as scikit-learn does: a RandomState instance then
+        # holds out the same rows as scikit-learn's estimator
+        split = self._validation_split(labels, n) if self.early_stopping and not partial else None
         if partial and not first:
             if problem.optimizer != self._optimizer_code:
                 raise ValueError(
@@ -524,7 +742,7 @@ class _BaseSGD(HotPath, BaseEstimator):
             rng = copy.deepcopy(self._rng_state)
         else:
             if coef_init is None and not partial and self.warm_start and hasattr(self, "coef_"):
-                coef_init, intercept_init = self.coef_, self.intercept_
+                coef_init, intercept_init = self._fitted_init()
                 if np.shape(coef_init)[-1] != d or np.size(intercept_init) != n_models:
                     raise ValueError(
                         f"warm_start=True continues from the fitted coef_ of shape "
@@ -569,8 +787,7 @@ class _BaseSGD(HotPath, BaseEstimator):
                 problem,
                 max_iter=max_iter,
                 rng=rng,
-                early_stopping=self.early_stopping and not partial,
-                y_labels=labels,
+                split=split,
                 partial=partial,
             )
         except BadRowError as exc:
@@ -600,9 +817,35 @@ class _BaseSGD(HotPath, BaseEstimator):
             if starts[k] is not None:
                 watch_growth(X, Y[:, k], self._curve_weights(sw, Y, k), lin, problem, starts[k])
         self._commit(lins, problem, rng, n_iter=n_iter, pending=pending)
-        self._hit_max_iter = not partial and not converged and self.tol is not None and max_iter > 1
+        # scikit-learn warns whenever fit ran max_iter epochs with a tolerance set
+        self._hit_max_iter = not partial and not converged and self.tol is not None
         self._watch(lins, problem, X, Y, sw)
         return self
+
+    def _fitted_init(self):
+        """``(coef, intercept)`` that ``warm_start`` continues from.
+
+        The model's own float64 parameters while ``coef_`` and ``intercept_`` are the
+        values it published (float32 after a float32 fit, CSR after :meth:`sparsify`),
+        so that a warm start loses nothing to their rounding; whatever the user put
+        there otherwise.
+        """
+        coef, intercept = np.asarray(_dense(self.coef_)), np.asarray(self.intercept_)
+        attrs = self.__dict__
+        lins, problem = attrs.get("_lins"), attrs.get("_problem")
+        if lins is not None and problem is not None:
+            models = np.array([lin.model(problem) for lin in lins])
+            own_coef, own_b = models[:, :-1], models[:, -1]
+            if (
+                own_coef.size == coef.size
+                and own_b.size == intercept.size
+                and np.array_equal(own_coef.astype(coef.dtype).reshape(coef.shape), coef)
+                and np.array_equal(
+                    own_b.astype(intercept.dtype).reshape(intercept.shape), intercept
+                )
+            ):
+                return own_coef.reshape(coef.shape), own_b.reshape(intercept.shape)
+        return coef, intercept
 
     def _curve_weights(self, sw, Y, k):
         """Model ``k``'s row weights as its loss curve has them (class weights applied)."""
@@ -680,9 +923,10 @@ class _BaseSGD(HotPath, BaseEstimator):
         ``n_features_in``, ``n_iter``, ``optimizer``, ``models`` (per linear model:
         ``params`` (d+1,), ``state`` (N_ST, d+1), ``counters`` (N_SC,), ``loss_curve``),
         ``rng`` (the shuffling generator's state dict), ``pending`` (the rows waiting in
-        the mini-batch buffer, ``(X, Y, sw)``, or None), ``classes`` and
-        ``feature_names_in`` (or None). :meth:`from_training_state` inverts it; the
-        arrays are copies.
+        the mini-batch buffer, ``(X, Y, sw)``, or None), ``classes``,
+        ``feature_names_in`` (or None) and ``coef_dtype`` (``'float32'`` or
+        ``'float64'``: the dtype ``coef_`` is published in). :meth:`from_training_state`
+        inverts it; the arrays are copies.
         """
         # Under the training lock, no fit, flush or general partial_fit of another thread
         # can commit between the copies of two attributes. The partial_fit hot path takes
@@ -723,6 +967,10 @@ class _BaseSGD(HotPath, BaseEstimator):
             "pending": None if pending is None else tuple(a.copy() for a in pending),
             "classes": self.__dict__.get("classes_"),
             "feature_names_in": self.__dict__.get("feature_names_in_"),
+            "target_name": self.__dict__.get("target_name_"),  # set by fastgd fit / fit_stream
+            # the dtype coef_ is published in (float32 after a float32 fit); the
+            # parameters themselves are float64
+            "coef_dtype": self.__dict__.get("_coef_dtype", _F64).name,
         }
 
     def _training_lock(self) -> threading.RLock:
@@ -756,6 +1004,8 @@ class _BaseSGD(HotPath, BaseEstimator):
         est.n_features_in_ = checked["n_features_in"]
         if checked["feature_names_in"] is not None:
             est.feature_names_in_ = checked["feature_names_in"]
+        if state.get("target_name") is not None:
+            est.target_name_ = str(state["target_name"])
         classes = checked["classes"]
         if classes is not None:
             est.classes_ = classes
@@ -768,6 +1018,14 @@ class _BaseSGD(HotPath, BaseEstimator):
                 if classes.shape[0] == 2
                 else [(cw[k], 1.0) for k in range(classes.shape[0])]
             )
+        coef_dtype = state.get("coef_dtype")
+        if coef_dtype is not None:  # absent from checkpoints that do not record it
+            if coef_dtype not in ("float32", "float64"):
+                raise ValueError(
+                    f"the training state's coef_dtype must be 'float32' or 'float64', got "
+                    f"{coef_dtype!r:.80}."
+                )
+            est.__dict__["_coef_dtype"] = np.dtype(coef_dtype)
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = checked["rng"]
         est._commit(lins, problem, rng, n_iter=checked["n_iter"], pending=checked["pending"])
@@ -812,15 +1070,15 @@ class _BaseSGD(HotPath, BaseEstimator):
         lins = [lin.copy() for lin in self._lins]
         rng = copy.deepcopy(self._rng_state)
         one_batch = dataclasses.replace(problem, batch_size=0)  # the remainder is one batch
-        n_iter, _ = self._train(
-            X, Y, sw, lins, one_batch, max_iter=1, rng=rng, early_stopping=False, partial=True
-        )
+        n_iter, _ = self._train(X, Y, sw, lins, one_batch, max_iter=1, rng=rng, partial=True)
         self._commit(lins, problem, rng, n_iter=n_iter, pending=None)
         self._watch(lins, problem, X, Y, sw)
         return self
 
     def _commit(self, lins, problem, rng, n_iter, pending=None):
         self.__dict__.pop("_hot", None)  # the hot path re-arms from the new state
+        self.__dict__.pop("_hot_named", None)
+        self.__dict__.pop("_hot_named", None)
         self.__dict__.setdefault("_gen", [0])  # the hot path's generation (training_state)
         self._pending = pending
         self._params_clean = True
@@ -845,12 +1103,17 @@ class _BaseSGD(HotPath, BaseEstimator):
         if name in _param_name_set(type(self)):
             self.__dict__.pop("_params_clean", None)
             self.__dict__.pop("_hot", None)
+            self.__dict__.pop("_hot_named", None)
+            self.__dict__.pop("_hot_named", None)
         object.__setattr__(self, name, value)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # (object's is the live __dict__ itself)
         state.pop("_hot", None)  # scratch of the partial_fit hot path, rebuilt on demand
+        state.pop("_hot_named", None)
+        state.pop("_hot_named", None)
         state.pop("_ybuf", None)
+        state.pop("_frame_names", None)  # a cache of the last frame's column index
         state.pop("_gen", None)  # a count of this process's calls (training_state)
         return state
 
@@ -861,12 +1124,65 @@ class _BaseSGD(HotPath, BaseEstimator):
         if name in _LAZY_ATTRS and "_lins" in attrs and "_problem" in attrs:
             self._publish(attrs["_lins"], attrs["_problem"])
             return attrs[name]
+        if name in _PROBA_METHODS and self._is_classifier:
+            # the property refused (its AttributeError sends Python here): say why, as
+            # scikit-learn does, instead of a bare "no attribute"
+            try:
+                self._check_proba()
+            except AttributeError as exc:
+                raise AttributeError(
+                    f"This {type(self).__name__!r} has no attribute {name!r}: {exc}. Use "
+                    "loss='log_loss' or loss='modified_huber' for probability estimates, "
+                    "or decision_function for scores."
+                ) from exc
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # CSR (and CSC/COO, converted once) is never densified
         return tags
+
+    def sparsify(self) -> Self:
+        """Store ``coef_`` as a scipy.sparse CSR matrix (scikit-learn's ``sparsify``).
+
+        Worth it when most coefficients are zero (an L1 or elastic-net fit): the
+        matrix keeps only the nonzeros. ``intercept_`` stays dense; ``predict``,
+        ``decision_function``, ``predict_proba`` and ``score`` work as before. Unlike
+        scikit-learn's, ``partial_fit`` goes on training after it (the model's own
+        parameters are dense and float64 inside) and keeps publishing a CSR ``coef_``;
+        ``fit`` starts a new model with a dense one. :meth:`densify` undoes it.
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet: call 'fit' or "
+                "'partial_fit' before sparsify."
+            )
+        self.__dict__["_sparse_coef"] = True
+        self.__dict__["coef_"] = _csr_coef(_dense(self.coef_))
+        return self
+
+    def densify(self) -> Self:
+        """Store ``coef_`` as a dense ndarray again (the default; undoes :meth:`sparsify`).
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
+        if not hasattr(self, "coef_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet: call 'fit' or "
+                "'partial_fit' before densify."
+            )
+        self.__dict__.pop("_sparse_coef", None)
+        if _sparse.issparse(self.coef_):
+            self.__dict__["coef_"] = self.coef_.toarray()
+        return self
 
     def _check_predict_X(self, X):
         if not hasattr(self, "coef_"):
@@ -889,7 +1205,8 @@ class _BaseSGD(HotPath, BaseEstimator):
 
     def _raw_decision(self, X):
         X = self._check_predict_X(X)
-        scores = X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
+        coef = _dense(self.coef_)  # a CSR coef_ (sparsify) is densified here: O(d)
+        scores = X @ coef.T.astype(X.dtype, copy=False) + self.intercept_
         return self._check_finite_output(X, scores)
 
 
@@ -1066,6 +1383,12 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         """
         if self._fast_partial_fit(X, y, sample_weight):  # lock-free (see training_state)
             return self
+        if "feature_names_in_" in self.__dict__:  # a DataFrame chunk: its names checked
+            chunk = self._frame_chunk(X, y)
+            if chunk is not None and self._fast_partial_fit(
+                *chunk, sample_weight, key="_hot_named"
+            ):
+                return self
         if _is_dask(X):  # one pass over the partitions, on their workers
             from . import dask as _dask
 
@@ -1091,9 +1414,12 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         lin = lins[0]  # a regressor has one model
         model = lin.model(problem)
         attrs = self.__dict__  # not parameters: skip __setattr__ (hot path)
-        attrs["coef_"] = model[:-1].copy()
+        # coef_ in the fit's X dtype, intercept_ float64 (scikit-learn 1.9's dtypes)
+        attrs["coef_"] = model[:-1].astype(attrs.get("_coef_dtype", _F64))
         attrs["intercept_"] = model[-1:].copy()
         attrs["t_"] = lin.t
+        if "_sparse_coef" in attrs:
+            attrs["coef_"] = _csr_coef(attrs["coef_"])
         attrs["_published"] = True  # the hot path drops these three on a change
 
     def predict(self, X) -> np.ndarray:
@@ -1110,7 +1436,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
     def _raw_decision(self, X):
         X = self._check_predict_X(X)
         # intercept in X's dtype too: a float64 scalar would promote float32 results
-        scores = X @ self.coef_.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype)[0]
+        coef = _dense(self.coef_).reshape(-1)  # a CSR coef_ (sparsify) is densified here
+        scores = X @ coef.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype)[0]
         return self._check_finite_output(X, scores)
 
 
@@ -1352,6 +1679,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):
             )
         if self._fast_partial_fit(X, y, sample_weight, classes):  # lock-free: training_state
             return self
+        if "feature_names_in_" in self.__dict__:  # a DataFrame chunk: its names checked
+            chunk = self._frame_chunk(X, y)
+            if chunk is not None and self._fast_partial_fit(
+                *chunk, sample_weight, classes, key="_hot_named"
+            ):
+                return self
         if _is_dask(X):  # one pass over the partitions, on their workers
             from . import dask as _dask
 

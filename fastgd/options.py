@@ -8,7 +8,7 @@ hyperparameter is one :class:`Hyper` row: its default, range and slot in the ker
 ``hp`` vector.
 
 Everything else reads these tables: the ``hp`` slot constants and option codes of
-:mod:`fastgd._layout`, validation (:func:`resolve`, used by the estimators and by
+``fastgd._layout``, validation (:func:`resolve`, used by the estimators and by
 :func:`fastgd.minimize`), :class:`fastgd.reference.Config`, the test grid
 (``fastgd._grid``), the plot defaults and the estimators' docstrings. Each
 cross-parameter rule (nesterov needs momentum, AdamW's decoupled decay, the parameters
@@ -44,7 +44,7 @@ class Hyper:
     """One numeric hyperparameter.
 
     ``default`` is the estimators' default; ``None`` means "resolved from the option"
-    (see :attr:`Option.defaults`), or "required by the option that reads it" when no
+    (see ``Option.defaults``), or "required by the option that reads it" when no
     option provides one. ``fallback`` is the concrete value used when nothing reads it
     (``fastgd.reference.Config``'s default). ``kind`` is ``'real'``, ``'int'`` or
     ``'bool'``; ``low``/``high`` bound the range (``*_open``: strict). ``slot`` is the
@@ -70,6 +70,8 @@ class Hyper:
 
 # The order is the slot layout of ``hp``: existing slots keep their numbers (a checkpoint
 # stores parameters, never ``hp``, but the kernels and the reference share these slots).
+#: Every numeric hyperparameter, one :class:`Hyper` row each, in the order of the slots of
+#: the kernels' ``hp`` vector.
 HYPERS: tuple[Hyper, ...] = (
     Hyper(
         "eta0",
@@ -299,6 +301,7 @@ def _table(kind: str, rows: list[Option]) -> dict:
     return table
 
 
+#: The losses by name (scikit-learn's definitions), each an :class:`Option` row.
 LOSSES: dict = _table(
     "loss",
     [
@@ -352,6 +355,7 @@ CLASSIFICATION_LOSSES = (
     tuple(n for n, o in LOSSES.items() if o.task == "classification") + REGRESSION_LOSSES
 )
 
+#: The penalties by name (``None``, ``'l2'``, ``'l1'``, ``'elasticnet'``).
 PENALTIES: dict = _table(
     "penalty",
     [
@@ -368,6 +372,7 @@ PENALTIES: dict = _table(
     ],
 )
 
+#: The optimizers by name (torch.optim's single-tensor formulas).
 OPTIMIZERS: dict = _table(
     "optimizer",
     [
@@ -455,6 +460,7 @@ OPTIMIZERS: dict = _table(
     ],
 )
 
+#: The learning-rate schedules by name (the estimators' ``learning_rate``).
 SCHEDULES: dict = _table(
     "schedule",
     [
@@ -628,11 +634,11 @@ def resolve(
     """Validate a dictionary of option values (estimator parameter names) and resolve it.
 
     Hyperparameters missing from ``values`` take their default; those left at None take
-    the option's default (:attr:`Option.defaults`) or, when an option reads them without
+    the option's default (``Option.defaults``) or, when an option reads them without
     one, raise. The cross-parameter rules live here and only here:
 
     * ``eta0 > 0`` for every schedule but 'optimal', which needs ``alpha > 0``;
-    * a schedule's required hyperparameters (:attr:`Option.requires`) must be set, and
+    * a schedule's required hyperparameters (``Option.requires``) must be set, and
       'cosine' needs ``eta_min <= eta0``;
     * 'nesterov' needs ``momentum > 0`` and ``dampening = 0`` (as torch.optim.SGD);
     * ``weight_decay`` is AdamW's decoupled decay: set for another optimizer it raises.

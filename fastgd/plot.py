@@ -2,7 +2,9 @@
 
 Needs matplotlib (``pip install 'fastgd[plot]'``). Every function returns a
 :class:`matplotlib.figure.Figure` and writes it to ``path`` when one is given (PNG, or
-any format matplotlib knows from the suffix; parent folders are created).
+any format matplotlib knows from the suffix; parent folders are created). Every function
+takes ``figsize=`` (inches, for a new figure) and ``dpi=`` (of the new figure and of the
+saved file, 110 by default); symbols in labels are mathtext (``$\\eta_t$``, ``$w_j$``).
 
 Headless-safe by construction: the figures are created as plain
 ``matplotlib.figure.Figure`` objects rendered by the Agg canvas, without importing
@@ -40,23 +42,62 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def _figure(ax: Axes | None = None, figsize: tuple[float, float] = (6.4, 4.6)) -> tuple:
-    """``(figure, axes)``: the caller's ``ax`` or a new pyplot-free figure with one axes."""
+_DPI = 110  # of saved files when no dpi is given
+
+
+def _check_size(figsize, dpi, ax) -> None:
+    """``figsize`` two positive numbers (inches) for a new figure, ``dpi`` a positive number."""
+    if figsize is not None:
+        if ax is not None:
+            raise ValueError(
+                "figsize sizes a new figure; with ax= the figure is yours: pass "
+                "figsize=None, or size the figure when you create it."
+            )
+        ok = isinstance(figsize, (tuple, list)) and len(figsize) == 2
+        ok = ok and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+            for v in figsize
+        )
+        if not ok:
+            raise ValueError(
+                f"figsize must be (width, height) in inches, two positive numbers, got {figsize!r}."
+            )
+    if dpi is not None and (
+        isinstance(dpi, bool)
+        or not isinstance(dpi, numbers.Real)
+        or not math.isfinite(dpi)
+        or dpi <= 0
+    ):
+        raise ValueError(f"dpi must be a positive number (dots per inch), got {dpi!r}.")
+
+
+def _figure(
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = (6.4, 4.6),
+    dpi: float | None = None,
+    *,
+    default_size: tuple[float, float] = (6.4, 4.6),
+) -> tuple:
+    """``(figure, axes)``: the caller's ``ax`` or a new pyplot-free figure with one axes
+    of ``figsize`` inches (``default_size`` when None) at ``dpi``."""
+    _check_size(None if ax is not None else figsize, dpi, None)
     if ax is not None:
         return ax.figure, ax
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - matplotlib is a test dependency
         raise ImportError("fastgd.plot needs matplotlib: pip install 'fastgd[plot]'") from exc
-    fig = Figure(figsize=figsize, layout="constrained")
+    size = default_size if figsize is None else tuple(float(v) for v in figsize)
+    fig = Figure(figsize=size, dpi=dpi, layout="constrained")
     return fig, fig.add_subplot()
 
 
-def _finish(fig: Figure, path: str | Path | None, dpi: int = 110) -> Figure:
+def _finish(fig: Figure, path: str | Path | None, dpi: float | None = None) -> Figure:
+    """Save ``fig`` to ``path`` (parent folders created) at ``dpi`` (default 110)."""
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
+        fig.savefig(path, dpi=_DPI if dpi is None else dpi)
     return fig
 
 
@@ -85,6 +126,23 @@ def _is_number_sequence(obj) -> bool:
     return arr.ndim == 1 and arr.dtype.kind in "iuf"
 
 
+def _is_pipeline(obj) -> bool:
+    """A scikit-learn Pipeline (duck-typed: named ``steps`` and indexable)."""
+    return hasattr(obj, "steps") and hasattr(obj, "named_steps") and not isinstance(obj, type)
+
+
+def _final_step(pipeline, i: int):
+    """The Pipeline's final step, which must have a ``loss_curve_`` (be fitted)."""
+    final = pipeline.steps[-1][1] if pipeline.steps else None
+    if not hasattr(final, "loss_curve_"):
+        raise TypeError(
+            f"item {i} of estimators_or_curves is a Pipeline whose final step "
+            f"({type(final).__name__}) has no loss_curve_: fit the Pipeline, and end it with "
+            "an estimator that keeps one (fastgd.SGDRegressor / SGDClassifier)."
+        )
+    return final
+
+
 def _estimator_label(est) -> str:
     name = type(est).__name__
     parts = []
@@ -107,15 +165,18 @@ def loss_curves(
     title: str = "Training loss",
     log_y: bool | None = None,
     log_x: bool = False,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
 ) -> Figure:
     """Loss per epoch of several fitted estimators (or curves) on one axis.
 
     Parameters
     ----------
-    estimators_or_curves : estimator, MinimizeResult, sequence of floats, or a list / dict of them
+    estimators_or_curves : estimator, Pipeline, MinimizeResult, sequence of floats, or a list / dict of them
         Fitted estimators with a ``loss_curve_`` (fastgd's: the mean objective of each
-        epoch), :class:`fastgd.MinimizeResult` objects (``f_history`` per iteration) or
-        plain sequences of numbers. A dict maps labels to them.
+        epoch), fitted scikit-learn Pipelines whose final step has one,
+        :class:`fastgd.MinimizeResult` objects (``f_history`` per iteration) or plain
+        sequences of numbers. A dict maps labels to them.
     labels : sequence of str, optional
         One label per curve (default: estimator class and options, or "curve i").
     ax : matplotlib Axes, optional
@@ -128,13 +189,19 @@ def loss_curves(
         Logarithmic loss axis; default when every value is positive.
     log_x : bool, default False
         Logarithmic epoch axis (for curves of very different lengths).
+    figsize : (float, float), optional
+        Width and height in inches of the new figure (not with ``ax``).
+    dpi : float, optional
+        Resolution of the new figure and of the saved file (default 110 for files).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    _check_size(figsize, dpi, ax)
     single = (
         hasattr(estimators_or_curves, "loss_curve_")
+        or _is_pipeline(estimators_or_curves)
         or isinstance(estimators_or_curves, MinimizeResult)
         or _is_number_sequence(estimators_or_curves)
     )
@@ -144,6 +211,9 @@ def loss_curves(
     curves = []
     kinds = set()
     for i, (label, item) in enumerate(pairs):
+        in_pipeline = _is_pipeline(item)
+        if in_pipeline:
+            item = _final_step(item, i)
         if isinstance(item, MinimizeResult):
             y = item.f_history
             x = np.arange(y.shape[0])
@@ -153,7 +223,7 @@ def loss_curves(
             y = np.asarray(item.loss_curve_, dtype=float)
             x = np.arange(1, y.shape[0] + 1)
             kinds.add("epoch")
-            default = _estimator_label(item)
+            default = _estimator_label(item) + (" in a Pipeline" if in_pipeline else "")
         elif _is_number_sequence(item):
             y = np.asarray(item, dtype=float)
             x = np.arange(1, y.shape[0] + 1)
@@ -167,7 +237,7 @@ def loss_curves(
         if y.shape[0] == 0:
             raise ValueError(f"curve {i} ({label or default}) is empty; fit the estimator first.")
         curves.append((label or default, x, y))
-    fig, ax = _figure(ax)
+    fig, ax = _figure(ax, figsize, dpi)
     for label, x, y in curves:
         ax.plot(x, y, marker="o" if len(x) <= 30 else None, ms=3, lw=1.4, label=label)
     finite = np.concatenate([y[np.isfinite(y)] for _, _, y in curves])
@@ -178,11 +248,13 @@ def loss_curves(
     if log_x:
         ax.set_xscale("symlog" if "iteration" in kinds else "log")
     ax.set_xlabel(" / ".join(sorted(kinds)))
-    ax.set_ylabel("f(x)" if kinds == {"iteration"} else "mean training loss (objective per sample)")
+    ax.set_ylabel(
+        r"$f(x)$" if kinds == {"iteration"} else "mean training loss (objective per sample)"
+    )
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    return _finish(fig, path)
+    return _finish(fig, path, dpi)
 
 
 # ------------------------------------------------------------------- optimizer paths
@@ -260,6 +332,8 @@ def optimizer_paths(
     ax: Axes | None = None,
     path: str | Path | None = None,
     title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
 ) -> Figure:
     """Contour plot of a function of two variables with the paths of several runs.
 
@@ -285,6 +359,10 @@ def optimizer_paths(
         Grid points per axis.
     ax, path, title
         Axes to draw in, file to save, title.
+    figsize : (float, float), optional
+        Width and height in inches of the new figure (not with ``ax``).
+    dpi : float, optional
+        Resolution of the new figure and of the saved file (default 110 for files).
 
     Returns
     -------
@@ -300,6 +378,7 @@ def optimizer_paths(
     ...                       "eta0": 0.05}, "adam": {"optimizer": "adam", "eta0": 0.3}},
     ...                       grad=g, x0=[3.0, 2.0])
     """
+    _check_size(figsize, dpi, ax)
     pairs = _runs(f, runs, labels, grad, x0)
     if bounds is None:
         pts = np.concatenate([r.x_history for _, r in pairs])
@@ -316,7 +395,7 @@ def optimizer_paths(
     xx, yy = np.meshgrid(np.linspace(x_lo, x_hi, resolution), np.linspace(y_lo, y_hi, resolution))
     zz = _evaluate_grid(f, xx, yy)
     finite = zz[np.isfinite(zz)]
-    fig, ax = _figure(ax, figsize=(6.4, 5.2))
+    fig, ax = _figure(ax, figsize, dpi, default_size=(6.4, 5.2))
     if finite.size:
         lv = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, levels + 2) ** 2)[1:-1])
         if lv.size >= 2:
@@ -330,19 +409,19 @@ def optimizer_paths(
             marker="o",
             ms=2.5,
             lw=1.2,
-            label=f"{label}: {res.verdict}, {res.n_iter} it., f={res.fun:.3g}",
+            label=f"{label}: {res.verdict}, {res.n_iter} it., $f$ = {res.fun:.3g}",
         )
         ax.plot(xs[-1, 0], xs[-1, 1], marker="*", ms=11, color=line.get_color(), mec="k", mew=0.5)
     start = pairs[0][1].x_history[0]
     ax.plot(start[0], start[1], marker="X", ms=9, color="k", ls="none", label="start")
     ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(y_lo, y_hi)
-    ax.set_xlabel("x[0]")
-    ax.set_ylabel("x[1]")
+    ax.set_xlabel(r"$x_0$")
+    ax.set_ylabel(r"$x_1$")
     name = getattr(f, "__name__", "f")
     ax.set_title(title or f"Optimizer paths on {'f' if name == '<lambda>' else name}")
     ax.legend(fontsize="small", loc="best")
-    return _finish(fig, path)
+    return _finish(fig, path, dpi)
 
 
 # -------------------------------------------------------- learning-rate comparison
@@ -358,6 +437,8 @@ def learning_rate_comparison(
     ax: Axes | None = None,
     path: str | Path | None = None,
     title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
     **minimize_kwargs: Any,
 ) -> tuple[list[dict], Figure]:
     """Run :func:`fastgd.minimize` once per learning rate and compare the outcomes.
@@ -372,6 +453,10 @@ def learning_rate_comparison(
         Passed to :func:`fastgd.minimize` (the same for every rate).
     ax, path, title
         Axes to draw in, file to save, title.
+    figsize : (float, float), optional
+        Width and height in inches of the new figure (not with ``ax``).
+    dpi : float, optional
+        Resolution of the new figure and of the saved file (default 110 for files).
 
     Returns
     -------
@@ -382,8 +467,13 @@ def learning_rate_comparison(
         steps, ``f`` above its value at ``x0``) or ``'slow'`` (``max_iter`` steps without
         reaching ``tol``, below the start).
     figure : matplotlib.figure.Figure
-        ``f(x)`` against the iteration for every rate.
+        ``f(x)`` against the iteration for every rate, on a log scale when every value
+        is positive. The vertical axis spans the runs that did not diverge (and the
+        start): a diverging run's curve is clipped at the top edge, an x marks where it
+        leaves the plot, and the figure says so, so one exploding rate does not squash
+        the others into a flat line.
     """
+    _check_size(figsize, dpi, ax)
     rates = [float(r) if isinstance(r, numbers.Real) else r for r in rates]
     if not rates:
         raise ValueError("rates is empty; pass at least one learning rate.")
@@ -413,27 +503,55 @@ def learning_rate_comparison(
                 "verdict": verdict,
             }
         )
-    fig, ax = _figure(ax)
+    fig, ax = _figure(ax, figsize, dpi)
     values = np.concatenate([r.f_history for r in results])
     log_y = bool((values > 0).all())
+    # the axis spans the runs that stayed bounded and the start; diverging runs are clipped
+    kept = [
+        r.f_history for r, row in zip(results, rows, strict=True) if row["verdict"] != "diverged"
+    ]
+    span = np.concatenate(kept + [np.array([r.f_history[0] for r in results])])
+    lo, hi = float(span.min()), float(span.max())
+    if log_y:
+        top = hi * 10.0
+        bottom = min(lo, float(values.min())) / 2.0
+    else:
+        pad = 0.05 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.05
+        top, bottom = hi + pad, min(lo, float(values.min())) - pad
+    clipped = False
     for res, row in zip(results, rows, strict=True):
         y = res.f_history
         (line,) = ax.plot(
             np.arange(y.shape[0]),
             y,
             lw=1.4,
-            label=f"eta0={res.eta0:g}: {row['verdict']} ({res.n_iter} it.)",
+            label=rf"$\eta_0$ = {res.eta0:g}: {row['verdict']} ({res.n_iter} it.)",
         )
         if row["verdict"] == "diverged":
-            ax.plot(y.shape[0] - 1, y[-1], marker="x", ms=9, mew=2, color=line.get_color())
+            out = np.flatnonzero(y > top)
+            at = (int(out[0]), top) if out.size else (y.shape[0] - 1, float(y[-1]))
+            clipped = clipped or out.size > 0
+            ax.plot(*at, marker="x", ms=9, mew=2, color=line.get_color(), clip_on=False)
     if log_y:
         ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    if clipped:
+        ax.text(
+            0.99,
+            0.98,
+            f"clipped at {top:.3g}: diverging runs leave the plot at their x",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize="small",
+            bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8, "lw": 0.5},
+        )
     ax.set_xlabel("iteration")
-    ax.set_ylabel("f(x)")
+    ax.set_ylabel(r"$f(x)$")
     ax.set_title(title or f"Learning rates compared ({optimizer}, x marks divergence)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return rows, _finish(fig, path)
+    ax.legend(fontsize="small", loc="lower left")
+    return rows, _finish(fig, path, dpi)
 
 
 # -------------------------------------------------------------- schedules, coefficients
@@ -444,6 +562,8 @@ def learning_rate_schedules(
     ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Learning-rate schedules",
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
 ) -> Figure:
     """The learning rate of each update for several schedules (the core's formulas).
 
@@ -456,6 +576,10 @@ def learning_rate_schedules(
         Number of updates to show (update numbers ``t = 1 .. n_updates``).
     ax, path, title
         Axes to draw in, file to save, title.
+    figsize : (float, float), optional
+        Width and height in inches of the new figure (not with ``ax``).
+    dpi : float, optional
+        Resolution of the new figure and of the saved file (default 110 for files).
 
     Returns
     -------
@@ -464,9 +588,10 @@ def learning_rate_schedules(
     from . import _layout as C
     from ._kernels import learning_rate
 
+    _check_size(figsize, dpi, ax)
     if not schedules:
         raise ValueError("schedules is empty.")
-    fig, ax = _figure(ax)
+    fig, ax = _figure(ax, figsize, dpi)
     n_updates = int(n_updates)
     if n_updates < 1:
         raise ValueError(f"n_updates must be >= 1, got {n_updates}.")
@@ -480,12 +605,12 @@ def learning_rate_schedules(
         counters = C.new_counters(hp[C.HP_ETA0])
         rates = np.array([learning_rate(sched, ti, hp, counters) for ti in t])
         ax.plot(t, rates, lw=1.5, label=str(label))
-    ax.set_xlabel("update t")
-    ax.set_ylabel("learning rate eta_t")
+    ax.set_xlabel(r"update $t$")
+    ax.set_ylabel(r"learning rate $\eta_t$")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    return _finish(fig, path)
+    return _finish(fig, path, dpi)
 
 
 def _schedule_defaults(spec: dict) -> dict:
@@ -504,6 +629,8 @@ def coefficient_bars(
     ax: Axes | None = None,
     path: str | Path | None = None,
     title: str = "Coefficients",
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
 ) -> Figure:
     """Grouped bars of several coefficient vectors (e.g. true, L2, L1), one group per feature.
 
@@ -513,11 +640,16 @@ def coefficient_bars(
         All of the same length.
     ax, path, title
         Axes to draw in, file to save, title.
+    figsize : (float, float), optional
+        Width and height in inches of the new figure (not with ``ax``).
+    dpi : float, optional
+        Resolution of the new figure and of the saved file (default 110 for files).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    _check_size(figsize, dpi, ax)
     arrays = {str(k): np.ravel(np.asarray(v, dtype=float)) for k, v in coefficients.items()}
     if not arrays:
         raise ValueError("coefficients is empty.")
@@ -527,17 +659,17 @@ def coefficient_bars(
             f"every coefficient vector must have the same length, got {sorted(sizes)}."
         )
     d = sizes.pop()
-    fig, ax = _figure(ax, figsize=(max(6.4, 0.5 * d + 2), 4.4))
+    fig, ax = _figure(ax, figsize, dpi, default_size=(max(6.4, 0.5 * d + 2), 4.4))
     width = 0.8 / len(arrays)
     for i, (label, a) in enumerate(arrays.items()):
         ax.bar(np.arange(d) + (i - (len(arrays) - 1) / 2) * width, a, width, label=label)
     ax.axhline(0.0, color="k", lw=0.6)
     ax.set_xticks(np.arange(d))
-    ax.set_xlabel("feature j")
-    ax.set_ylabel("coefficient w_j")
+    ax.set_xlabel(r"feature $j$")
+    ax.set_ylabel(r"coefficient $w_j$")
     ax.set_title(title)
     ax.legend(fontsize="small")
-    return _finish(fig, path)
+    return _finish(fig, path, dpi)
 
 
 # ------------------------------------------------------------- predictions vs targets
@@ -550,6 +682,8 @@ def predictions_vs_targets(
     path: str | Path | None = None,
     title: str = "Predictions vs targets",
     max_points: int = 5000,
+    figsize: tuple[float, float] | None = None,
+    dpi: float | None = None,
 ) -> Figure:
     """Scatter of predictions against targets, with the identity line and R^2.
 
@@ -565,17 +699,22 @@ def predictions_vs_targets(
         Axes to draw in, file to save, title.
     max_points : int
         At most this many points per model are drawn (an evenly spaced subset).
+    figsize : (float, float), optional
+        Width and height in inches of the new figure (not with ``ax``).
+    dpi : float, optional
+        Resolution of the new figure and of the saved file (default 110 for files).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    _check_size(figsize, dpi, ax)
     y_true = np.ravel(np.asarray(y_true, dtype=float))
     single = _is_number_sequence(y_pred) or (isinstance(y_pred, np.ndarray) and y_pred.ndim == 1)
     pairs = _named([y_pred] if single else y_pred, labels, "predictions")
     if y_true.size == 0 or not pairs:
         raise ValueError("y_true and y_pred must not be empty.")
-    fig, ax = _figure(ax, figsize=(5.6, 5.2))
+    fig, ax = _figure(ax, figsize, dpi, default_size=(5.6, 5.2))
     step = max(1, math.ceil(y_true.size / max_points))
     ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
     for i, (label, pred) in enumerate(pairs):
@@ -584,13 +723,13 @@ def predictions_vs_targets(
             raise ValueError(f"predictions {i} have {pred.size} values for {y_true.size} targets.")
         r2 = 1.0 - float(np.sum((y_true - pred) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
         name = label or ("model" if len(pairs) == 1 else f"model {i}")
-        ax.scatter(y_true[::step], pred[::step], s=8, alpha=0.5, label=f"{name} (R^2 = {r2:.4f})")
+        ax.scatter(y_true[::step], pred[::step], s=8, alpha=0.5, label=f"{name} ($R^2$ = {r2:.4f})")
     lo = float(min(y_true.min(), *(np.min(p) for _, p in pairs)))
     hi = float(max(y_true.max(), *(np.max(p) for _, p in pairs)))
     ax.plot([lo, hi], [lo, hi], color="k", lw=1, ls="--", label="prediction = target")
-    ax.set_xlabel("target y")
-    ax.set_ylabel("prediction")
+    ax.set_xlabel(r"target $y$")
+    ax.set_ylabel(r"prediction $\hat{y}$")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    return _finish(fig, path)
+    return _finish(fig, path, dpi)

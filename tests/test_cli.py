@@ -320,3 +320,24 @@ def test_out_json_still_writes_the_summary_with_a_note(table, tmp_path, capsys):
         capsys, "fit", path, "--out", tmp_path / "r.json", "--report", tmp_path / "s.json"
     )
     assert code == 2 and ".npz name" in err
+
+
+def test_model_file_keeps_the_target_name_through_load_and_save(tmp_path):
+    """``fastgd fit --out`` records the target's name; ``fastgd.load`` exposes it as
+    ``target_name_`` and a re-save keeps it."""
+    import fastgd
+    from fastgd import cli
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    path = tmp_path / "d.csv"
+    header = "a,b,c,price"
+    np.savetxt(path, np.column_stack([X, X @ [1.0, 2.0, 3.0]]), delimiter=",", header=header,
+               comments="")  # fmt: skip
+    assert cli.main(["fit", str(path), "--target", "price", "--out", str(tmp_path / "m.npz"),
+                     "--no-progress"]) == 0  # fmt: skip
+    model = fastgd.load(tmp_path / "m.npz")
+    assert model.target_name_ == "price"
+    assert list(model.feature_names_in_) == ["a", "b", "c"]
+    model.save(tmp_path / "again.npz")
+    assert fastgd.load(tmp_path / "again.npz").target_name_ == "price"

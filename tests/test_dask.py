@@ -39,6 +39,10 @@ N, D, CHUNK = 3000, 6, 1100  # three partitions of 1100, 1100 and 800 rows
 
 @pytest.fixture(scope="module")
 def client():
+    # distributed's nannies run in this process and set OMP_NUM_THREADS=1 (and MKL's,
+    # OpenBLAS's) here as well as for the workers ('distributed.nanny.pre-spawn-environ'):
+    # put the environment back after the module, or later files' n_jobs would be capped
+    environ = dict(os.environ)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = distributed.LocalCluster(
@@ -50,6 +54,11 @@ def client():
         warnings.simplefilter("ignore")
         c.close()
         cluster.close()
+    os.environ.clear()
+    os.environ.update(environ)
+    from fastgd import _threads
+
+    _threads._CACHE["limits"] = None  # re-read the caps from the restored environment
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +301,7 @@ def test_killed_worker_changes_nothing(client, data, scheme):
     began = time.perf_counter()
     calm = fdask.fit(SGDRegressor(**kw), dX, dy, scheme=scheme, **local)
     took = time.perf_counter() - began
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=180)
     pids = client.run(os.getpid)
     victim = sorted(pids.values())[0]
     result = {}
@@ -314,7 +323,7 @@ def test_killed_worker_changes_nothing(client, data, scheme):
     np.testing.assert_array_equal(result["model"].coef_, calm.coef_)
     np.testing.assert_array_equal(result["model"].intercept_, calm.intercept_)
     np.testing.assert_array_equal(result["model"].loss_curve_, calm.loss_curve_)
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=180)
     assert victim not in client.run(os.getpid).values()
     # the replacement worker ran the warm-up plugin too
     names = client.run(lambda dask_worker: sorted(dask_worker.plugins))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,41 +17,33 @@ from matplotlib.image import imread  # noqa: E402
 from fastgd import demo  # noqa: E402
 from fastgd.cli import build_parser  # noqa: E402
 
-# the axes labels each example's figures must carry: {figure key: (xlabel, ylabel)}
+# the axes labels each example's figures must carry (mathtext, as fastgd.plot writes them):
+# {figure key: (xlabel, ylabel)}
+LOSS = "mean training loss (objective per sample)"
+PREDICTIONS = ("target $y$", r"prediction $\hat{y}$")
+SCHEDULE = ("update $t$", r"learning rate $\eta_t$")
+PATHS = ("$x_0$", "$x_1$")
 FIGURE_LABELS = {
-    "worked_example": {"loss": ("epoch", "mean training loss (objective per sample)")},
-    "line_fit": {"fit": ("x", "y"), "loss": ("epoch", "mean training loss (objective per sample)")},
-    "batch_minibatch_stochastic": {
-        "loss": ("epoch", "mean training loss (objective per sample)"),
-        "predictions": ("target y", "prediction"),
+    "worked_example": {"loss": ("epoch", LOSS)},
+    "line_fit": {"fit": ("$x$", "$y$"), "loss": ("epoch", LOSS)},
+    "batch_minibatch_stochastic": {"loss": ("epoch", LOSS), "predictions": PREDICTIONS},
+    "shuffled_minibatches": {"loss": ("epoch", LOSS)},
+    "learning_rates": {"rates": ("iteration", "$f(x)$")},
+    "inverse_time_schedule": {"schedule": SCHEDULE, "loss": ("epoch", LOSS)},
+    "momentum_vs_plain": {"paths": PATHS, "loss": ("epoch", LOSS)},
+    "adam_rmsprop": {"paths": PATHS, "loss": ("epoch", LOSS)},
+    "step_exponential_decay": {"schedule": SCHEDULE, "loss": ("epoch", LOSS)},
+    "l1_l2": {"coefficients": ("feature $j$", "coefficient $w_j$")},
+    "early_stopping": {"loss": ("epoch", LOSS)},
+    "tolerance_stop": {"gradient_norm": ("iteration", r"gradient norm $\|\nabla f(x)\|$")},
+    "logistic_regression": {"probabilities": PREDICTIONS, "loss": ("epoch", LOSS)},
+    "streaming": {
+        "error": (
+            "samples seen",
+            r"$\max_j |\hat{\theta}_j - \theta_j|$ (parameters vs true values)",
+        )
     },
-    "shuffled_minibatches": {"loss": ("epoch", "mean training loss (objective per sample)")},
-    "learning_rates": {"rates": ("iteration", "f(x)")},
-    "inverse_time_schedule": {
-        "schedule": ("update t", "learning rate eta_t"),
-        "loss": ("epoch", "mean training loss (objective per sample)"),
-    },
-    "momentum_vs_plain": {
-        "paths": ("x[0]", "x[1]"),
-        "loss": ("epoch", "mean training loss (objective per sample)"),
-    },
-    "adam_rmsprop": {
-        "paths": ("x[0]", "x[1]"),
-        "loss": ("epoch", "mean training loss (objective per sample)"),
-    },
-    "step_exponential_decay": {
-        "schedule": ("update t", "learning rate eta_t"),
-        "loss": ("epoch", "mean training loss (objective per sample)"),
-    },
-    "l1_l2": {"coefficients": ("feature j", "coefficient w_j")},
-    "early_stopping": {"loss": ("epoch", "mean training loss (objective per sample)")},
-    "tolerance_stop": {"gradient_norm": ("iteration", "gradient norm ||grad f(x)||")},
-    "logistic_regression": {
-        "probabilities": ("target y", "prediction"),
-        "loss": ("epoch", "mean training loss (objective per sample)"),
-    },
-    "streaming": {"error": ("samples seen", "max |parameter - true value|")},
-    "sklearn_comparison": {"predictions": ("target y", "prediction")},
+    "sklearn_comparison": {"predictions": PREDICTIONS},
 }
 
 
@@ -233,3 +226,46 @@ def test_cli_subprocess_headless(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "all hold" in out.stdout
     assert_png(tmp_path / "tolerance_stop_gradient_norm.png")
+
+
+def test_cli_default_outdir_is_ignored_by_git(tmp_path):
+    """``fastgd demo --small`` (the README's main job) writes its figures only into
+    ``reports/demo/`` of the working folder, which git ignores in the checkout."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from fastgd.cli import main; sys.exit(main(sys.argv[1:]))",
+            "demo",
+            "--small",
+            "--only",
+            "tolerance_stop",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert written == [
+        "reports",
+        "reports/demo",
+        "reports/demo/tolerance_stop_gradient_norm.png",
+    ]
+    assert "figures in reports/demo/" in out.stdout
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / ".git").exists():
+        proc = subprocess.run(
+            ["git", "check-ignore", "--no-index", "reports/demo/tolerance_stop_gradient_norm.png"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.stdout.strip() == "reports/demo/tolerance_stop_gradient_norm.png"

@@ -643,7 +643,8 @@ def test_float32_stays_float32(reg_data, monkeypatch):
     m64 = SGDRegressor(**params).fit(X, y)
     pred32 = m32.predict(X.astype(np.float32))
     assert pred32.dtype == np.float32
-    assert m32.coef_.dtype == np.float64
+    assert m32.coef_.dtype == np.float32  # scikit-learn 1.9's dtype; trained in float64
+    assert m32._lins[0].params.dtype == np.float64
     assert_allclose(pred32, m64.predict(X), rtol=1e-4, atol=1e-4 * np.abs(y).max())
     assert_allclose(m32.coef_, m64.coef_, rtol=1e-4, atol=1e-6)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ["fastgd", "tests", "bench"]
+TARGETS = ["fastgd", "tests", "bench", "docs"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]])

@@ -341,3 +341,30 @@ def test_segments_join_seamlessly(monkeypatch, jit):
 def test_history_memory_follows_steps_taken():
     res = minimize(f_quad, g_quad, X0, eta0=0.1, max_iter=10**9, tol=1e-3)
     assert res.converged and res.x_history.shape == (res.n_iter + 1, 2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_scipy_field_names(jit):
+    """x, fun, jac, nit, success, message under scipy.optimize.OptimizeResult's names,
+    next to fastgd's own; jac is the gradient at x, also after divergence."""
+    from scipy.optimize import minimize as scipy_minimize
+
+    f, g = (f_quad_jit, g_quad_jit) if jit else (f_quad, g_quad)
+    res = minimize(f, g, X0, eta0=0.1, tol=1e-8)
+    assert res.compiled is jit
+    theirs = scipy_minimize(f_quad, X0, jac=g_quad, method="BFGS")
+    for name in ("x", "fun", "jac", "nit", "success", "message"):
+        assert name in theirs and hasattr(res, name)
+    assert res.success is True and res.success == res.converged == theirs.success
+    assert res.nit == res.n_iter == res.x_history.shape[0] - 1
+    assert res.fun == f_quad(res.x)
+    np.testing.assert_array_equal(res.jac, g_quad(res.x))
+    assert res.jac.shape == res.x.shape and np.linalg.norm(res.jac) == pytest.approx(res.grad_norm)
+    assert isinstance(res.message, str)
+    slow = minimize(f, g, X0, eta0=0.01, max_iter=5)
+    assert slow.success is False and slow.nit == 5
+    np.testing.assert_array_equal(slow.jac, g_quad(slow.x))
+    bad = minimize(f, g, X0, eta0=2.0, max_iter=5000)
+    assert bad.diverged and not bad.success
+    np.testing.assert_array_equal(bad.jac, g_quad(bad.x))  # the last finite point's
+    assert np.isfinite(bad.jac).all()

@@ -151,3 +151,51 @@ def test_partial_fit_with_threads_takes_one_path():
     whole.partial_fit(X, y)
     np.testing.assert_array_equal(model.coef_, whole.coef_)
     assert model.n_pending_ == whole.n_pending_ == 1000
+
+
+def _wide_sparse(seed=0, n=3000, d=60, density=0.5):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * (rng.random((n, d)) < density)
+    y = X @ rng.normal(size=d) + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+@pytest.mark.parametrize("batch", [None, 2500])
+def test_csr_batches_on_threads_equal_the_block_summed_reference(batch):
+    """CSR mini- and full-batch epochs on two threads (exact updates): every optimizer,
+    schedule and penalty of the grid against the dense reference's block sums."""
+    sp = pytest.importorskip("scipy.sparse")
+    X, y, sw = _grid.make_data("squared_error", n=N, d=60)
+    X = X * (np.random.default_rng(1).random(X.shape) < 0.5)
+    Xs = sp.csr_matrix(X)
+    from fastgd._sparse import kernel_arrays
+
+    cfgs = list(_grid.configurations(batch_sizes=(batch,), losses=("squared_error",)))
+    probe = _grid.kernel_args(cfgs[0][1], N)
+    assert _driver.csr_batch_on_threads(probe[-1], probe[2], probe[4], kernel_arrays(Xs))
+    worst = {name: _grid.compare(cfg, X, y, sw, X_kernel=Xs, n_threads=2) for name, cfg in cfgs}
+    bad = {k: v for k, v in worst.items() if not v < 1e-9}
+    assert not bad, bad
+
+
+def test_csr_batch_threads_same_bits_and_serial_fallbacks(monkeypatch):
+    sp = pytest.importorskip("scipy.sparse")
+    X, y = _wide_sparse()
+    Xs = sp.csr_matrix(X)
+    calls = []
+    real = _driver._parallel_batch_csr
+    monkeypatch.setattr(_driver, "_parallel_batch_csr", lambda *a: calls.append(1) or real(*a))
+    kw = dict(batch_size=None, optimizer="adam", eta0=0.05, learning_rate="constant",
+              max_iter=4, tol=None, random_state=0)  # fmt: skip
+    two = SGDRegressor(n_jobs=2, **kw).fit(Xs, y)
+    again = SGDRegressor(n_jobs=-1, **kw).fit(Xs, y)
+    assert calls == [1] * 8
+    np.testing.assert_array_equal(two.coef_, again.coef_)
+    serial = SGDRegressor(**kw).fit(Xs, y)
+    np.testing.assert_allclose(two.coef_, serial.coef_, rtol=1e-9, atol=1e-12)
+    dense = SGDRegressor(n_jobs=2, **kw).fit(X, y)  # the dense kernel's blocks: same sums
+    np.testing.assert_allclose(two.coef_, dense.coef_, rtol=1e-10, atol=1e-13)
+    # lazy updates and scikit-learn's intercept decay stay on the serial kernel
+    SGDRegressor(n_jobs=2, lazy_updates=True, **kw).fit(Xs, y)
+    SGDRegressor(n_jobs=2, intercept_decay=0.01, **kw).fit(Xs, y)
+    assert calls == [1] * 8

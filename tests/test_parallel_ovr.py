@@ -417,7 +417,10 @@ def _run(config, data):
     if config["sparse"]:
         X = sp.csr_matrix(X)
     cls = SGDRegressor if config["kind"] == "reg" else SGDClassifier
-    model = cls(**config["params"])
+    params = dict(config["params"])
+    if config["stream"]:
+        params.pop("early_stopping", None)  # partial_fit refuses it, as scikit-learn's does
+    model = cls(**params)
     if config["stream"]:
         extra = {} if cls is SGDRegressor else {"classes": np.unique(y)}
         for start in range(0, 200, 40):

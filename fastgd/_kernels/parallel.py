@@ -30,6 +30,7 @@ from .. import _layout as C
 from ._jit import _POLICY, FASTMATH, kernel
 from .batch import optimizer_step
 from .carry import batch_dot
+from .distributed import csr_block
 from .leaves import axpy_row, norms
 from .prefetch import prefetch_ahead, prefetch_sample, weight
 from .scalar import check_codes, learning_rate, loss_grad
@@ -149,3 +150,96 @@ def probe():
     for k in prange(2):
         acc[k] = k
     return acc.sum()
+
+
+# the block sums of a CSR batch are dense (d + 1) rows: at most this many floats of them,
+# so a wide matrix takes fewer, larger blocks (the partition depends on the batch size
+# and the width, never on the thread count)
+CSR_BLOCK_FLOATS = 1 << 22
+
+
+def csr_block_rows(batch_rows: int, n_features: int) -> int:
+    """Rows per block of a CSR batch of ``batch_rows`` rows (:func:`csr_batch_epoch_parallel`):
+    :data:`BLOCK_ROWS`, or more where the blocks' dense sums would pass
+    :data:`CSR_BLOCK_FLOATS`."""
+    max_blocks = max(1, CSR_BLOCK_FLOATS // (n_features + 1))
+    return max(BLOCK_ROWS, -(-batch_rows // max_blocks))
+
+
+@njit(fastmath=set(FASTMATH), parallel=True, **_POLICY)
+def csr_batch_epoch_parallel(
+    data,
+    indices,
+    indptr,
+    y,
+    sw,
+    order,
+    params,
+    state,
+    counters,
+    hp,
+    loss,
+    penalty,
+    optimizer,
+    schedule,
+    batch_size,
+    block_rows,
+):
+    """:func:`.sparse.csr_batch_epoch` (exact updates, no intercept decay) with
+    block-summed gradients on numba's threads: each block of ``block_rows`` rows of the
+    batch sums ``a_i [x_i, 1]`` over its rows' nonzeros in row order into its own dense
+    row (:func:`.distributed.csr_block`), the rows are added in block order, then the
+    dense step of :func:`batch_epoch_parallel`. The same bits for every thread count;
+    the dense reference's block sums (``reference.batch_epoch(..., block_rows)``) to
+    rounding. Returns ``(sumloss, sumobj, bad)``."""
+    check_codes(loss, penalty, optimizer, schedule)
+    m = order.shape[0]
+    d = params.shape[0] - 1
+    w = params[:d]
+    g = np.empty(d + 1)
+    per_batch = -(-max(1, min(batch_size, m)) // block_rows)
+    G = np.empty((per_batch, d + 1))
+    L = np.empty(per_batch)
+    bad = np.empty(per_batch, dtype=np.int64)
+    epsilon = hp[C.HP_EPSILON]
+    avg_start = hp[C.HP_AVERAGE]
+    avg = state[C.ST_AVG]
+    l2c, l1c = penalty_parts(penalty, hp)
+    sumloss = 0.0
+    sumpen = 0.0
+    start = 0
+    while start < m:
+        stop = min(start + batch_size, m)
+        n_blocks = -(-(stop - start) // block_rows)
+        b = params[d]
+        if penalty != C.PENALTY_NONE:
+            n2, n1 = norms(w)
+            sumpen += (0.5 * l2c * n2 + l1c * n1) * (stop - start)
+        for k in prange(n_blocks):
+            i0 = start + k * block_rows
+            i1 = min(i0 + block_rows, stop)
+            L[k], bad[k] = csr_block(
+                data, indices, indptr, y, sw, order, w, b, loss, epsilon, i0, i1, G[k]
+            )
+        for k in range(n_blocks):
+            sumloss += L[k]
+            if bad[k] >= 0:
+                return sumloss, sumloss + sumpen, bad[k]
+        g[:] = 0.0
+        for k in range(n_blocks):
+            for j in range(d + 1):
+                g[j] += G[k, j]
+        size = float(stop - start)
+        if size != 1.0:
+            for j in range(d + 1):
+                g[j] = g[j] / size
+        t = counters[C.SC_T]
+        eta = learning_rate(schedule, t, hp, counters)
+        optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta)
+        if avg_start > 0.0 and avg_start <= t:
+            mu = 1.0 / (t - avg_start + 1.0)
+            for j in range(d + 1):
+                avg[j] += (params[j] - avg[j]) * mu
+        counters[C.SC_T] = t + 1.0
+        start = stop
+    return sumloss, sumloss + sumpen, -1
