@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 GOALS = {"full batch": 1.8, "mini-batch 4096": 1.6}
+_LOAD0 = os.getloadavg()  # before this script's own threads add to it
 
 
 def _best(fn, repeats):
@@ -77,10 +78,10 @@ def _scaling_model(X, y, repeats) -> list[str]:
         "measurement**: it assumes every core streams its blocks at this machine's "
         "single-core rate, i.e. that memory bandwidth is not the limit."
         + (
-            f" **This run's machine was busy (load average {os.getloadavg()[0]:.1f} on "
+            f" **The machine was busy when this run started (load average {_LOAD0[0]:.1f} on "
             f"{os.cpu_count()} CPUs): F2 then measures waiting for a free core, and the model "
             "is meaningless; rerun on a quiet machine.**"
-            if os.getloadavg()[0] > 1.5
+            if _LOAD0[0] > 0.5 * (os.cpu_count() or 1)
             else ""
         ),
         "",
@@ -226,7 +227,8 @@ def main(argv=None) -> int:
         f"`python bench/bench_parallel.py --n {n} --d {d} --epochs {epochs} --repeats "
         f"{args.repeats}` on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"load average {load:.2f} at the end; BLAS: {_blas()}. Whole `fit` calls, best of "
+        f"load average {_LOAD0[0]:.2f} at the start, {load:.2f} at the end (this script's "
+        f"own 2 threads included); BLAS: {_blas()}. Whole `fit` calls, best of "
         f"{args.repeats} alternating runs; n x d = {n:,} x {d} float64.",
         "",
         "| case | n_jobs=1 s | n_jobs=2 s | speed-up | goal | max rel. coef gap |",
