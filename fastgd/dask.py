@@ -68,7 +68,6 @@ from . import _sparse
 from ._driver import (
     NO_WEIGHTS,
     BadRowError,
-    LinearState,
     identity_order,
     is_unit_weights,
     run_epoch,
@@ -697,28 +696,7 @@ def _prepare_models(est, job: _Job, coef_init, intercept_init):
         else:
             cw_pairs = [(weights[k], 1.0) for k in range(classes.shape[0])]
     n_models = 1 if classes is None or classes.shape[0] == 2 else classes.shape[0]
-    d = job.d
-    if coef_init is None and est.warm_start and hasattr(est, "coef_"):
-        coef_init, intercept_init = est.coef_, est.intercept_
-        if np.shape(coef_init)[-1] != d or np.size(intercept_init) != n_models:
-            raise ValueError(
-                f"warm_start=True continues from the fitted coef_ of shape "
-                f"{np.shape(coef_init)}, but this X and y need {n_models} model(s) of {d} "
-                "features; set warm_start=False to fit this data from scratch."
-            )
-    coef0 = (
-        np.zeros((n_models, d))
-        if coef_init is None
-        else est._check_init(
-            coef_init, (n_models, d) if n_models > 1 else (d,), "coef_init"
-        ).reshape(n_models, d)
-    )
-    b0 = (
-        np.zeros(n_models)
-        if intercept_init is None
-        else est._check_init(intercept_init, (n_models,), "intercept_init")
-    )
-    lins = [LinearState.new(d, problem, coef0[k], b0[k]) for k in range(n_models)]
+    lins = est._new_models(problem, n_models, job.d, coef_init, intercept_init, warm=True)
     return problem, classes, cw_pairs, lins
 
 

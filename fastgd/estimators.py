@@ -706,6 +706,33 @@ class _BaseSGD(HotPath, BaseEstimator):
         finally:
             self.__dict__.pop("_failure_committed", None)
 
+    def _new_models(self, problem, n_models, d, coef_init, intercept_init, *, warm):
+        """Fresh linear models for a fit: from ``coef_init`` / ``intercept_init``, or with
+        ``warm`` and ``warm_start`` from the fitted parameters, else zeros (also used by
+        :func:`fastgd.dask.fit`)."""
+        if coef_init is None and warm and self.warm_start and hasattr(self, "coef_"):
+            coef_init, intercept_init = self._fitted_init()
+            if np.shape(coef_init)[-1] != d or np.size(intercept_init) != n_models:
+                raise ValueError(
+                    f"warm_start=True continues from the fitted coef_ of shape "
+                    f"{np.shape(coef_init)}, but this X and y need "
+                    f"{n_models} model(s) of {d} features; set warm_start=False to fit "
+                    "this data from scratch."
+                )
+        coef0 = (
+            np.zeros((n_models, d))
+            if coef_init is None
+            else self._check_init(
+                coef_init, (n_models, d) if n_models > 1 else (d,), "coef_init"
+            ).reshape(n_models, d)
+        )
+        b0 = (
+            np.zeros(n_models)
+            if intercept_init is None
+            else self._check_init(intercept_init, (n_models,), "intercept_init")
+        )
+        return [LinearState.new(d, problem, coef0[k], b0[k]) for k in range(n_models)]
+
     def _fit_common(self, X, y, *, coef_init, intercept_init, sample_weight, max_iter, partial):
         problem = self._make_problem()
         first = not (partial and hasattr(self, "_lins"))
@@ -741,28 +768,9 @@ class _BaseSGD(HotPath, BaseEstimator):
             # a copy: a failed call must not advance the shuffling stream
             rng = copy.deepcopy(self._rng_state)
         else:
-            if coef_init is None and not partial and self.warm_start and hasattr(self, "coef_"):
-                coef_init, intercept_init = self._fitted_init()
-                if np.shape(coef_init)[-1] != d or np.size(intercept_init) != n_models:
-                    raise ValueError(
-                        f"warm_start=True continues from the fitted coef_ of shape "
-                        f"{np.shape(coef_init)}, but this X and y need "
-                        f"{n_models} model(s) of {d} features; set warm_start=False to fit "
-                        "this data from scratch."
-                    )
-            coef0 = (
-                np.zeros((n_models, d))
-                if coef_init is None
-                else self._check_init(
-                    coef_init, (n_models, d) if n_models > 1 else (d,), "coef_init"
-                ).reshape(n_models, d)
+            lins = self._new_models(
+                problem, n_models, d, coef_init, intercept_init, warm=not partial
             )
-            b0 = (
-                np.zeros(n_models)
-                if intercept_init is None
-                else self._check_init(intercept_init, (n_models,), "intercept_init")
-            )
-            lins = [LinearState.new(d, problem, coef0[k], b0[k]) for k in range(n_models)]
             rng = self._rng()
         pending = None
         # rows of an earlier call waiting in the mini-batch buffer go first: errors count

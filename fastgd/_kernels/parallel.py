@@ -28,12 +28,11 @@ from numba import njit, prange
 
 from .. import _layout as C
 from ._jit import _POLICY, FASTMATH, kernel
-from .batch import optimizer_step
 from .carry import batch_dot
-from .distributed import csr_block
+from .distributed import apply_step, csr_block
 from .leaves import axpy_row, norms
 from .prefetch import prefetch_ahead, prefetch_sample, weight
-from .scalar import check_codes, learning_rate, loss_grad
+from .scalar import check_codes, loss_grad
 from .sgd import penalty_parts
 
 # rows per block (the driver's): a mini-batch of 4,096 is 4 blocks, handed out one at a
@@ -102,8 +101,6 @@ def batch_epoch_parallel(
     L = np.empty(per_batch)
     bad = np.empty(per_batch, dtype=np.int64)
     epsilon = hp[C.HP_EPSILON]
-    avg_start = hp[C.HP_AVERAGE]
-    avg = state[C.ST_AVG]
     l2c, l1c = penalty_parts(penalty, hp)
     sumloss = 0.0
     sumpen = 0.0
@@ -127,18 +124,11 @@ def batch_epoch_parallel(
         for k in range(n_blocks):
             for j in range(d + 1):
                 g[j] += G[k, j]
-        size = float(stop - start)
-        if size != 1.0:
-            for j in range(d + 1):
-                g[j] = g[j] / size
-        t = counters[C.SC_T]
-        eta = learning_rate(schedule, t, hp, counters)
-        optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta)
-        if avg_start > 0.0 and avg_start <= t:
-            mu = 1.0 / (t - avg_start + 1.0)
-            for j in range(d + 1):
-                avg[j] += (params[j] - avg[j]) * mu
-        counters[C.SC_T] = t + 1.0
+        # the serial kernel's tail: g / |B|, optimizer step, running average, t + 1
+        apply_step(
+            params, g, float(stop - start), state, counters, hp, loss, penalty, optimizer,
+            schedule,
+        )  # fmt: skip
         start = stop
     return sumloss, sumloss + sumpen, -1
 
@@ -202,8 +192,6 @@ def csr_batch_epoch_parallel(
     L = np.empty(per_batch)
     bad = np.empty(per_batch, dtype=np.int64)
     epsilon = hp[C.HP_EPSILON]
-    avg_start = hp[C.HP_AVERAGE]
-    avg = state[C.ST_AVG]
     l2c, l1c = penalty_parts(penalty, hp)
     sumloss = 0.0
     sumpen = 0.0
@@ -229,17 +217,10 @@ def csr_batch_epoch_parallel(
         for k in range(n_blocks):
             for j in range(d + 1):
                 g[j] += G[k, j]
-        size = float(stop - start)
-        if size != 1.0:
-            for j in range(d + 1):
-                g[j] = g[j] / size
-        t = counters[C.SC_T]
-        eta = learning_rate(schedule, t, hp, counters)
-        optimizer_step(optimizer, params, g, state, counters, hp, penalty, eta)
-        if avg_start > 0.0 and avg_start <= t:
-            mu = 1.0 / (t - avg_start + 1.0)
-            for j in range(d + 1):
-                avg[j] += (params[j] - avg[j]) * mu
-        counters[C.SC_T] = t + 1.0
+        # the serial kernel's tail: g / |B|, optimizer step, running average, t + 1
+        apply_step(
+            params, g, float(stop - start), state, counters, hp, loss, penalty, optimizer,
+            schedule,
+        )  # fmt: skip
         start = stop
     return sumloss, sumloss + sumpen, -1
