@@ -6,6 +6,7 @@ Knows nothing of scikit-learn. One :class:`LinearState` is one linear model
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -350,28 +351,43 @@ def _threading_ok() -> bool:
     return _THREADING["ok"]
 
 
-def _parallel_batch(X, y, sw, order, params, state, counters, hp, *codes_and_sizes):
-    """:func:`fastgd._kernels.parallel.batch_epoch_parallel` on ``n_threads`` of numba's
-    threads (set for this calling thread only: numba's thread count is thread-local)."""
+@contextlib.contextmanager
+def on_threads(n_threads: int):
+    """Run the parallel kernels of the block on ``n_threads`` of numba's threads (set for
+    the calling thread only: numba's thread count is thread-local), blocks handed out one
+    at a time; yields False, leaving everything as it was, where no thread-safe layer
+    loads (the caller then runs serially).
+
+    One block at a time: a thread that wakes late takes fewer blocks (static halves made
+    a 4,096-row mini-batch wait for the slower thread: 1.3x, not 1.7x).
+    """
+    if not _threading_ok():
+        yield False
+        return
     import numba
 
-    from ._kernels.parallel import BLOCK_ROWS, batch_epoch_parallel
-
-    if not _threading_ok():
-        return batch_epoch(X, y, sw, order, params, state, counters, hp, *codes_and_sizes[:-1])
-    n_threads = min(codes_and_sizes[-1], numba.config.NUMBA_NUM_THREADS)
     before = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
-    # blocks handed out one at a time: a thread that wakes late takes fewer (static
-    # halves made a 4,096-row mini-batch wait for the slower thread: 1.3x, not 1.7x)
+    numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
     chunk = numba.set_parallel_chunksize(1)
     try:
-        return batch_epoch_parallel(
-            X, y, sw, order, params, state, counters, hp, *codes_and_sizes[:-1], BLOCK_ROWS
-        )
+        yield True
     finally:
         numba.set_parallel_chunksize(chunk)
         numba.set_num_threads(before)
+
+
+def _parallel_batch(X, y, sw, order, params, state, counters, hp, *codes_and_sizes):
+    """:func:`fastgd._kernels.parallel.batch_epoch_parallel` on ``n_threads`` of numba's
+    threads (:func:`on_threads`; serial where no layer loads)."""
+    from ._kernels.parallel import BLOCK_ROWS, batch_epoch_parallel
+
+    codes, n_threads = codes_and_sizes[:-1], codes_and_sizes[-1]
+    with on_threads(n_threads) as threaded:
+        if threaded:
+            return batch_epoch_parallel(
+                X, y, sw, order, params, state, counters, hp, *codes, BLOCK_ROWS
+            )
+    return batch_epoch(X, y, sw, order, params, state, counters, hp, *codes)
 
 
 def csr_batch_on_threads(hp, optimizer: int, batch_size: int, Xs) -> bool:
@@ -393,26 +409,18 @@ def csr_batch_on_threads(hp, optimizer: int, batch_size: int, Xs) -> bool:
 
 def _parallel_batch_csr(Xs, y, sw, order, params, state, counters, hp, *codes_and_sizes):
     """:func:`fastgd._kernels.parallel.csr_batch_epoch_parallel` on ``n_threads`` of
-    numba's threads (as :func:`_parallel_batch`; serial where no layer loads)."""
-    import numba
-
+    numba's threads (:func:`on_threads`; serial where no layer loads)."""
     from ._kernels.parallel import csr_batch_epoch_parallel, csr_block_rows
 
     codes, n_threads = codes_and_sizes[:-1], codes_and_sizes[-1]
-    if not _threading_ok():
-        return run_epoch_csr(Xs, y, sw, order, params, state, counters, hp, *codes)
     batch = min(codes[-1], Xs.shape[0])
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    chunk = numba.set_parallel_chunksize(1)
-    try:
-        return csr_batch_epoch_parallel(
-            Xs.data, Xs.indices, Xs.indptr, y, sw, order, params, state, counters, hp, *codes,
-            csr_block_rows(batch, Xs.shape[1]),
-        )  # fmt: skip
-    finally:
-        numba.set_parallel_chunksize(chunk)
-        numba.set_num_threads(before)
+    with on_threads(n_threads) as threaded:
+        if threaded:
+            return csr_batch_epoch_parallel(
+                Xs.data, Xs.indices, Xs.indptr, y, sw, order, params, state, counters, hp,
+                *codes, csr_block_rows(batch, Xs.shape[1]),
+            )  # fmt: skip
+    return run_epoch_csr(Xs, y, sw, order, params, state, counters, hp, *codes)
 
 
 def _lazy_per_sample(hp, optimizer: int, batch_size: int) -> bool:

@@ -14,6 +14,10 @@ import numpy as np
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _INT32_MAX = np.iinfo(np.int32).max
 
+# nonzeros from which a prediction's product runs on threads when n_jobs asks (below,
+# starting numba's threads costs more than they save)
+PARALLEL_NNZ = 1 << 18
+
 
 class CSRArrays(NamedTuple):
     """The three arrays of a CSR matrix as the kernels take them, and its shape.
@@ -54,6 +58,7 @@ def check_csr(
     argument: str = "X",
     owner: str = "",
     finite: bool = True,
+    check_indices: bool = True,
 ):
     """Validate a scipy.sparse matrix and return it in CSR format, float32 or float64.
 
@@ -66,6 +71,10 @@ def check_csr(
     (``finite=False`` skips that last pass: the training kernels detect non-finite values
     themselves, as for dense X, and the fit then raises the same error with the model
     unchanged). Nothing is densified.
+
+    ``check_indices=False`` leaves out the column index pass, for the one caller that
+    checks the indices as it reads them: a threaded prediction
+    (:func:`matvecs` with ``checked=False``), which must then follow.
     """
     from ._kernels.sparse import (
         CSR_INDEX_NEGATIVE,
@@ -73,7 +82,6 @@ def check_csr(
         CSR_INDPTR_DECREASES,
         CSR_INDPTR_END,
         CSR_INDPTR_START,
-        CSR_NOT_FINITE,
         csr_check,
     )
 
@@ -118,7 +126,13 @@ def check_csr(
             f"{n + 1}. Rebuild the matrix (scipy.sparse.csr_matrix((data, indices, indptr), "
             "shape=...))."
         )
-    code, where = csr_check(data, indices, indptr, d, finite)
+    code, where = csr_check(data, indices, indptr, d, check_indices)
+    if code == 0 and finite:
+        bad = first_nonfinite(data, int(indptr[-1]))
+        if bad >= 0:
+            from ._driver import BadRowError  # (_driver imports this module)
+
+            raise BadRowError(argument, int(np.searchsorted(indptr, bad, side="right")) - 1)
     if code == 0:
         return X
     where = int(where)
@@ -141,13 +155,55 @@ def check_csr(
             f"{argument} has column index {indices[where]} in row {row}, outside [0, {d}) "
             f"for a matrix of {d} columns."
         )
-    elif code == CSR_NOT_FINITE:
-        from ._driver import BadRowError  # (_driver imports this module)
-
-        raise BadRowError(argument, int(np.searchsorted(indptr, where, side="right")) - 1)
     else:  # pragma: no cover - csr_check returns one of the codes above
         msg = f"{argument} is not a valid CSR matrix (code {code})."
     raise ValueError(msg + fix)
+
+
+def threaded_product(nnz: int, n_threads: int) -> bool:
+    """Whether a prediction multiplies a CSR matrix of ``nnz`` stored values on threads
+    (:func:`matvecs`): ``n_threads`` > 1, at least :data:`PARALLEL_NNZ` nonzeros, and a
+    thread-safe layer that loads."""
+    from ._driver import _threading_ok
+
+    return n_threads > 1 and nnz >= PARALLEL_NNZ and _threading_ok()
+
+
+def matvecs(X, W: np.ndarray, n_threads: int = 1, *, threaded: bool = False) -> np.ndarray:
+    """``X @ W`` for a CSR matrix and ``W`` of shape (d,) or (d, K) in ``X``'s dtype,
+    shape (n,) or (n, K).
+
+    ``threaded=False``: scipy's product, for X that passed :func:`check_csr`.
+    ``threaded=True`` (where :func:`threaded_product` holds): the same bits from row
+    blocks on ``n_threads`` of numba's threads
+    (:func:`fastgd._kernels.parallel.csr_matvecs_parallel`), for X that passed
+    ``check_csr(..., check_indices=False)``: the kernel checks each column index as it
+    reads it, so the indices cost no pass of their own, and a bad one raises
+    ``check_csr``'s ``ValueError``.
+    """
+    if threaded:
+        from ._driver import on_threads
+        from ._kernels.parallel import SCORE_BLOCK_ROWS, csr_matvecs_parallel
+
+        ka = kernel_arrays(X)
+        W2 = np.ascontiguousarray(W.reshape(W.shape[0], -1))
+        out = np.empty((X.shape[0], W2.shape[1]), dtype=X.dtype)
+        with on_threads(n_threads):
+            ok = csr_matvecs_parallel(ka.data, ka.indices, ka.indptr, W2, out, SCORE_BLOCK_ROWS)
+        if ok:
+            return out.reshape(X.shape[0]) if W.ndim == 1 else out
+        check_csr(X, finite=False)  # an index is out of range: this names it and raises
+    return X @ W
+
+
+def first_nonfinite(data: np.ndarray, nnz: int) -> int:
+    """The first position in ``data[:nnz]`` (float32 or float64) holding NaN or inf, or -1."""
+    from ._kernels.sparse import csr_first_nonfinite
+
+    data = np.ascontiguousarray(data)
+    if data.dtype == np.float64:
+        return int(csr_first_nonfinite(data.view(np.uint64), np.uint64(0x7FF0000000000000), nnz))
+    return int(csr_first_nonfinite(data.view(np.uint32), np.uint32(0x7F800000), nnz))
 
 
 def kernel_arrays(X, canonical: bool = False) -> CSRArrays:

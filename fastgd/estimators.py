@@ -308,7 +308,7 @@ class _BaseSGD(HotPath, BaseEstimator):
         return problem
 
     # --------------------------------------------------------------- validation
-    def _check_X(self, X, *, reset: bool, finite: bool = False):
+    def _check_X(self, X, *, reset: bool):
         """2-D float32/float64 C-contiguous X; sets or checks ``n_features_in_``."""
         if (
             type(X) is np.ndarray
@@ -327,7 +327,7 @@ class _BaseSGD(HotPath, BaseEstimator):
                 )
             return np.ascontiguousarray(X)
         if _sparse.issparse(X):
-            return self._check_sparse_X(X, reset=reset, finite=finite)
+            return self._check_sparse_X(X, reset=reset)
         kind = _frame_kind(X)
         if kind is not None:
             arr = self._check_frame(X, kind, reset=reset)
@@ -391,12 +391,13 @@ class _BaseSGD(HotPath, BaseEstimator):
         arr = self._check_frame(X, kind, reset=False)
         return None if arr is None else (arr, y)
 
-    def _check_sparse_X(self, X, *, reset: bool, finite: bool):
+    def _check_sparse_X(self, X, *, reset: bool, check_indices: bool = True):
         """A validated CSR matrix (:func:`fastgd._sparse.check_csr`): never densified.
 
-        ``finite``: also check ``data`` for NaN / inf (prediction). A fit leaves that to
-        the kernels, which stop at the first non-finite row; the fit then raises with
-        the model unchanged, as for dense X.
+        ``data`` is not scanned for NaN / inf here: a fit leaves that to the kernels,
+        which stop at the first non-finite row (the fit then raises with the model
+        unchanged, as for dense X), a prediction to :meth:`_check_finite_output`.
+        ``check_indices=False``: see :meth:`_check_predict_X`.
         """
         from sklearn.utils.validation import _check_feature_names
 
@@ -404,7 +405,8 @@ class _BaseSGD(HotPath, BaseEstimator):
             X,
             n_features=None if reset else self.n_features_in_,
             owner=type(self).__name__,
-            finite=finite,
+            finite=False,
+            check_indices=check_indices,
         )
         _check_feature_names(self, X, reset=reset)
         if reset:
@@ -1192,29 +1194,59 @@ class _BaseSGD(HotPath, BaseEstimator):
             self.__dict__["coef_"] = self.coef_.toarray()
         return self
 
-    def _check_predict_X(self, X):
+    def _check_predict_X(self, X, *, check_indices: bool = True):
+        """X validated for a prediction. ``check_indices=False`` leaves a CSR matrix's
+        column indices to the threaded product (:func:`fastgd._sparse.matvecs`), which
+        must then follow; its values are checked after the product in any case
+        (:meth:`_check_finite_output`)."""
         if not hasattr(self, "coef_"):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
-        return self._check_X(X, reset=False, finite=True)
+        if _sparse.issparse(X):
+            return self._check_sparse_X(X, reset=False, check_indices=check_indices)
+        return self._check_X(X, reset=False)
 
     @staticmethod
     def _check_finite_output(X, scores):
-        """Non-finite scores come from non-finite X (or overflow, which is returned as is)."""
+        """Non-finite scores come from non-finite X (or overflow, which is returned as is).
+
+        For CSR X too: a NaN or inf among a row's stored values makes its every score NaN
+        or inf (``inf * 0`` is NaN), so X's values need no pass of their own before the
+        product -- only the rows whose scores are not finite are looked at.
+        """
         bad = ~np.isfinite(scores)
-        if bad.any() and not _sparse.issparse(X):  # sparse X was checked finite already
+        if bad.any():
             rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
+            sparse = _sparse.issparse(X)
             for row in rows:
-                if not np.isfinite(X[row]).all():
+                if _sparse.row_has_nonfinite(X, row) if sparse else not np.isfinite(X[row]).all():
                     raise BadRowError("X", int(row))
         return scores
 
+    def _scores(self, X, coef):
+        """``(X validated, X @ coef)`` for ``coef`` of shape (d,) or (d, K): CSR X on
+        ``n_jobs`` threads when it is large (:func:`fastgd._sparse.matvecs`), dense X
+        through BLAS (whose own threads threadpoolctl limits)."""
+        threaded = False
+        if _sparse.issparse(X):
+            n_threads = resolve_n_jobs(self.n_jobs)
+            try:
+                nnz = int(X.nnz)
+            except Exception:  # a malformed matrix: validation below names the problem
+                nnz = 0
+            threaded = _sparse.threaded_product(nnz, n_threads)
+        X = self._check_predict_X(X, check_indices=not threaded)
+        coef = coef.astype(X.dtype, copy=False)
+        if _sparse.issparse(X):
+            return X, _sparse.matvecs(X, coef, n_threads, threaded=threaded)
+        return X, X @ coef
+
     def _raw_decision(self, X):
-        X = self._check_predict_X(X)
-        coef = _dense(self.coef_)  # a CSR coef_ (sparsify) is densified here: O(d)
-        scores = X @ coef.T.astype(X.dtype, copy=False) + self.intercept_
+        coef = _dense(self.coef_) if hasattr(self, "coef_") else None  # CSR coef_: densified
+        X, scores = self._scores(X, None if coef is None else coef.T)
+        scores = scores + self.intercept_
         return self._check_finite_output(X, scores)
 
 
@@ -1442,10 +1474,10 @@ class SGDRegressor(RegressorMixin, _BaseSGD):
         return self._raw_decision(X)
 
     def _raw_decision(self, X):
-        X = self._check_predict_X(X)
+        coef = _dense(self.coef_).reshape(-1) if hasattr(self, "coef_") else None
+        X, scores = self._scores(X, coef)
         # intercept in X's dtype too: a float64 scalar would promote float32 results
-        coef = _dense(self.coef_).reshape(-1)  # a CSR coef_ (sparsify) is densified here
-        scores = X @ coef.astype(X.dtype, copy=False) + self.intercept_.astype(X.dtype)[0]
+        scores = scores + self.intercept_.astype(X.dtype)[0]
         return self._check_finite_output(X, scores)
 
 
